@@ -1,0 +1,41 @@
+# The few commands everyone runs. Each creates .venv at the repository root when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export KERAS_BACKEND := tensorflow
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: serve test lint bench dataset train export verify clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+
+# One stamp per dependency set, rebuilt when pyproject.toml changes.
+$(VENV)/.serve: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[service,cpu]"
+	touch $@
+
+$(VENV)/.all: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[service,cpu,export,dev]"
+	touch $@ $(VENV)/.serve
+
+serve: $(VENV)/.serve
+	$(BIN)/python -m service --port 8000
+
+lint: $(VENV)/.all
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+dataset train export verify: $(VENV)/.all
+	$(BIN)/python -m model_export $@
+
+bench: $(VENV)/.all
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Training, custom Keras layers and ONNX export for RegionServe region classifiers."""
