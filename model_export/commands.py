@@ -1,0 +1,8 @@
+"""The subcommands of `python -m model_export`, each a module with add_arguments and run."""
+
+from types import ModuleType
+
+from model_export.dataset import command as dataset
+from model_export.training import command as train
+
+COMMANDS: dict[str, ModuleType] = {"dataset": dataset, "train": train}

@@ -1,0 +1,1 @@
+"""COCO-format digit scenes composed from the real UCI handwritten digits."""

@@ -1,0 +1,40 @@
+"""`python -m model_export dataset`: write the digit-scene dataset in COCO format."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from model_export.dataset.coco import DIGIT_CATEGORIES, scene_annotations
+from model_export.dataset.digits import DigitPool, split_digits
+from model_export.dataset.scenes import compose_scene
+from model_export.progress import Progress
+
+
+def write_split(out: Path, split: str, pool: DigitPool, count: int, seed: int) -> Path:
+    """Write `count` scenes to out/split/ and their annotations to out/instances_split.json."""
+    rng = np.random.default_rng(seed)
+    (out / split).mkdir(parents=True, exist_ok=True)
+    images: list[dict] = []
+    annotations: list[dict] = []
+    progress = Progress(f"dataset {split}", count)
+    for image_id in range(1, count + 1):
+        scene = compose_scene(rng, pool)
+        name = f"{split}/{image_id:05d}.png"
+        Image.fromarray(scene.image).save(out / name, compress_level=1)
+        height, width = scene.image.shape[:2]
+        images.append({"id": image_id, "file_name": name, "width": width, "height": height})
+        annotations += scene_annotations(scene, image_id, len(annotations) + 1)
+        progress.step()
+    path = out / f"instances_{split}.json"
+    coco = {"images": images, "annotations": annotations, "categories": DIGIT_CATEGORIES}
+    path.write_text(json.dumps(coco))
+    return path
+
+
+def build_dataset(out: Path, train_images: int, test_images: int, seed: int) -> None:
+    """Train and test scenes whose digits come from disjoint UCI samples."""
+    train_pool, test_pool = split_digits(test_fraction=0.25, seed=seed)
+    write_split(out, "train", train_pool, train_images, seed + 1)
+    write_split(out, "test", test_pool, test_images, seed + 2)

@@ -1,0 +1,37 @@
+"""The UCI handwritten digits shipped with scikit-learn, split by sample."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from sklearn.datasets import load_digits
+
+
+@dataclass(frozen=True)
+class DigitPool:
+    """8x8 glyphs with 17 grey levels (0 = paper, 16 = ink) and their labels."""
+
+    glyphs: np.ndarray  # (N, 8, 8) float32 in [0, 1]
+    labels: np.ndarray  # (N,) int
+
+
+def split_digits(test_fraction: float, seed: int) -> tuple[DigitPool, DigitPool]:
+    """Train and test pools with disjoint samples, stratified by label."""
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(digits.target), bool)
+    for label in range(10):
+        members = rng.permutation(np.flatnonzero(digits.target == label))
+        test[members[: round(test_fraction * len(members))]] = True
+    glyphs = (digits.images / 16.0).astype(np.float32)
+    return (
+        DigitPool(glyphs[~test], digits.target[~test]),
+        DigitPool(glyphs[test], digits.target[test]),
+    )
+
+
+def render_alpha(glyph: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Upscale an 8x8 glyph to (height, width) ink coverage in [0, 1]."""
+    image = Image.fromarray((glyph * 255).astype(np.uint8))
+    resized = image.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(resized, np.float32) / 255.0

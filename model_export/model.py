@@ -1,0 +1,74 @@
+"""A Fast R-CNN-style region classifier with a box head and a superpixel head.
+
+Serving-oriented inputs:
+    image        (B, H, W, 3) uint8, any H and W; batches are padded with PAD_VALUE.
+    rois         (R, 5) float32 rows [batch_index, x1, y1, x2, y2] in input pixels.
+    superpixels  (B, ceil(H / STRIDE), ceil(W / STRIDE)) int32 ids sampled at the
+                 centre of each feature cell (see `superpixel_grid`); -1 = ignore.
+Outputs:
+    roi_scores         (R, K) softmax over classes, class 0 = background.
+    superpixel_scores  (B, S, K).
+
+Images keep their native resolution (up to MAX_IMAGE_SIDE): the backbone is fully
+convolutional with stride 4, so a 16 px digit still covers 4x4 feature cells.
+"""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from model_export.layers import MaskedConv2D, RoiPooling, SuperpixelPooling
+
+STRIDE = 4
+PAD_VALUE = 128  # maps to ~0 after rescaling, like the convolutions' zero padding
+MAX_IMAGE_SIDE = 1024
+DISC_5X5 = [[0, 1, 1, 1, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [0, 1, 1, 1, 0]]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    classes: tuple[str, ...]  # class 0 is the background
+    widths: tuple[int, int, int] = (16, 48, 64)
+    embedding: int = 128
+    pooled_size: tuple[int, int] = (7, 7)
+
+
+def superpixel_grid(superpixels: np.ndarray) -> np.ndarray:
+    """(..., H, W) pixel ids -> (..., ceil(H / STRIDE), ceil(W / STRIDE)) ids at cell centres."""
+    centre = STRIDE // 2
+    height, width = superpixels.shape[-2:]
+    rows = np.minimum(np.arange(0, height, STRIDE) + centre, height - 1)
+    cols = np.minimum(np.arange(0, width, STRIDE) + centre, width - 1)
+    return superpixels[..., rows[:, None], cols[None, :]]
+
+
+def build_region_classifier(spec: ModelSpec) -> keras.Model:
+    image = keras.Input((None, None, 3), dtype="uint8", name="image")
+    rois = keras.Input((5,), dtype="float32", name="rois")
+    superpixels = keras.Input((None, None), dtype="int32", name="superpixels")
+
+    first, second, third = spec.widths
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(image)
+    x = MaskedConv2D(first, 5, mask=DISC_5X5, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = keras.layers.Conv2D(second, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool2")(x)
+    features = keras.layers.Conv2D(third, 3, padding="same", activation="relu", name="conv3")(x)
+
+    classifier = keras.layers.Dense(len(spec.classes), activation="softmax", name="classifier")
+
+    pooled = RoiPooling(spec.pooled_size, 1.0 / STRIDE, name="roi_pool")([features, rois])
+    flat = keras.layers.Flatten(name="roi_flatten")(pooled)
+    roi_embedding = keras.layers.Dense(spec.embedding, activation="relu", name="roi_embed")(flat)
+    roi_scores = classifier(keras.layers.Dropout(0.3, name="roi_dropout")(roi_embedding))
+
+    regions = SuperpixelPooling("average", name="superpixel_pool")([features, superpixels])
+    sp_embedding = keras.layers.Dense(spec.embedding, activation="relu", name="sp_embed")(regions)
+    superpixel_scores = classifier(sp_embedding)
+
+    return keras.Model(
+        [image, rois, superpixels],
+        {"roi_scores": roi_scores, "superpixel_scores": superpixel_scores},
+        name="region_classifier",
+    )

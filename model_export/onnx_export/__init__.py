@@ -1,0 +1,1 @@
+"""Keras -> ONNX export with every custom layer lowered to standard ONNX operators."""

@@ -1,0 +1,67 @@
+"""Superpixel pooling lowered to ScatterElements with a reduction (CUDA has kernels for it).
+
+No Unique, no one-hot: memory is (B * S + 1) * C plus the input.
+"""
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from model_export.onnx_export.graph import FLOAT, INT64, Graph
+
+LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
+
+
+def superpixel_pool(g: Graph, nhwc: str, superpixels: str, mode: str) -> str:
+    """(B, H, W, C) features and (B, H, W) ids -> (B, S, C), S = 1 + max id."""
+    shape = g.op("Shape", nhwc)
+    batch, channels = g.dim(shape, 0), g.dim(shape, 3)
+    ids = g.cast(superpixels, INT64)
+    flat_ids = g.op("Reshape", ids, g.i64(-1))
+    largest = g.op("ReduceMax", g.op("Concat", flat_ids, g.i64(-1), axis=0), keepdims=0)
+    count = g.op("Add", largest, g.const(np.int64(1)))  # S >= 0
+    image = g.op(
+        "Reshape", g.op("Range", g.const(np.int64(0)), batch, g.const(np.int64(1))), g.i64(-1, 1, 1)
+    )
+    dump = g.op("Mul", batch, count)  # one extra segment for ignored pixels
+    segment = g.op(
+        "Where",
+        g.op("GreaterOrEqual", ids, g.const(np.int64(0))),
+        g.op("Add", g.op("Mul", image, count), ids),
+        dump,
+    )
+    segment = g.op("Reshape", segment, g.i64(-1))
+    segments = g.unsqueeze(g.op("Add", dump, g.const(np.int64(1))), 0)
+    values = g.op("Reshape", nhwc, g.op("Concat", g.i64(-1), g.unsqueeze(channels, 0), axis=0))
+    pixels = g.op("Shape", segment)
+
+    ones = g.op("ConstantOfShape", pixels, value=_scalar(1.0))
+    members = g.op(
+        "ScatterElements",
+        g.op("ConstantOfShape", segments, value=_scalar(0.0)),
+        segment,
+        ones,
+        axis=0,
+        reduction="add",
+    )
+    table_shape = g.op("Concat", segments, g.unsqueeze(channels, 0), axis=0)
+    indices = g.op("Expand", g.unsqueeze(segment, 1), g.op("Shape", values))
+    members = g.unsqueeze(members, 1)
+    if mode == "average":
+        zeros = g.op("ConstantOfShape", table_shape, value=_scalar(0.0))
+        total = g.op("ScatterElements", zeros, indices, values, axis=0, reduction="add")
+        pooled = g.op("Div", total, g.op("Max", members, g.const(np.float32(1.0))))
+    else:
+        lowest = g.op("ConstantOfShape", table_shape, value=_scalar(LOWEST_FLOAT32))
+        pooled = g.op("ScatterElements", lowest, indices, values, axis=0, reduction="max")
+        filled = g.op("Greater", members, g.const(np.float32(0.0)))
+        pooled = g.op("Where", filled, pooled, g.const(np.float32(0.0)))
+    kept = g.slice(pooled, 0, -1, 0)
+    out_shape = g.op(
+        "Concat", g.unsqueeze(batch, 0), g.unsqueeze(count, 0), g.unsqueeze(channels, 0), axis=0
+    )
+    return g.op("Reshape", kept, out_shape)
+
+
+def _scalar(value: float) -> onnx.TensorProto:
+    return helper.make_tensor("value", FLOAT, [1], [value])

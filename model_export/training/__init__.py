@@ -1,0 +1,1 @@
+"""Training a region classifier on a COCO-format dataset."""

@@ -1,0 +1,72 @@
+"""Held-out metrics at native resolution: boxes on ground truth, and superpixels."""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from model_export.dataset.coco import CocoImage
+from model_export.model import PAD_VALUE, STRIDE, superpixel_grid
+from model_export.progress import Progress
+from model_export.training.boxes import boxes_to_rois
+from model_export.training.samples import load_rgb, object_masks
+from model_export.training.superpixels import majority_labels, superpixels
+
+
+@dataclass(frozen=True)
+class Metrics:
+    box_accuracy: float  # on ground-truth boxes; predicting background counts as wrong
+    box_count: int
+    superpixel_accuracy: float  # all superpixels, background included
+    superpixel_object_accuracy: float  # superpixels labelled with an object class
+    superpixel_count: int
+
+
+def pad_to_stride(image: np.ndarray) -> np.ndarray:
+    height, width = (-(-side // STRIDE) * STRIDE for side in image.shape[:2])
+    padded = np.full((height, width, 3), PAD_VALUE, np.uint8)
+    padded[: image.shape[0], : image.shape[1]] = image
+    return padded
+
+
+def predict_image(
+    model: keras.Model, image: np.ndarray, boxes: np.ndarray, ids: np.ndarray
+) -> tuple:
+    """Class scores of `boxes` (R, 4) and of superpixels `ids` (H, W) in one image."""
+    padded = pad_to_stride(image)
+    grid = np.full(padded.shape[:2], -1, np.int32)
+    grid[: ids.shape[0], : ids.shape[1]] = ids
+    rois = boxes_to_rois(boxes, np.zeros(len(boxes)))
+    out = model([padded[None], rois, superpixel_grid(grid)[None]], training=False)
+    return np.asarray(out["roi_scores"]), np.asarray(out["superpixel_scores"])[0]
+
+
+def evaluate(model: keras.Model, images: list[CocoImage], superpixel_images: int) -> Metrics:
+    box_hits = box_total = sp_hits = sp_total = obj_hits = obj_total = 0
+    progress = Progress("evaluate", len(images))
+    for n, item in enumerate(images):
+        pixels = load_rgb(item)
+        boxes = np.asarray([o.box for o in item.objects], np.float32).reshape(-1, 4)
+        classes = np.asarray([o.category + 1 for o in item.objects])
+        with_superpixels = n < superpixel_images
+        ids = superpixels(pixels) if with_superpixels else -np.ones(pixels.shape[:2], np.int32)
+        box_scores, sp_scores = predict_image(model, pixels, boxes, ids)
+        box_hits += int(np.sum(box_scores.argmax(axis=1) == classes))
+        box_total += len(classes)
+        if with_superpixels:
+            labels = majority_labels(ids, object_masks(item), classes)
+            seen = np.isin(np.arange(len(labels)), superpixel_grid(ids))
+            predicted = sp_scores[: len(labels)].argmax(axis=1)
+            right = (predicted == labels) & seen
+            sp_hits, sp_total = sp_hits + int(right.sum()), sp_total + int(seen.sum())
+            objects = seen & (labels > 0)
+            obj_hits += int((right & objects).sum())
+            obj_total += int(objects.sum())
+        progress.step()
+    return Metrics(
+        box_hits / max(box_total, 1),
+        box_total,
+        sp_hits / max(sp_total, 1),
+        obj_hits / max(obj_total, 1),
+        sp_total,
+    )

@@ -1,0 +1,123 @@
+"""Training samples: fixed-size crops around objects, with object, jittered and background rois.
+
+Class ids: 0 is the background, category i of the dataset is class i + 1.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from pycocotools import mask as coco_mask
+
+from model_export.dataset.coco import CocoImage
+from model_export.model import PAD_VALUE, superpixel_grid
+from model_export.progress import Progress
+from model_export.training.boxes import box_iou
+from model_export.training.superpixels import majority_labels, superpixels
+
+CROP = 128
+ROIS_PER_CROP = 16
+MAX_POSITIVES = 8
+MAX_SUPERPIXELS = 160
+
+
+@dataclass(frozen=True)
+class Samples:
+    images: np.ndarray  # (N, CROP, CROP, 3) uint8
+    boxes: np.ndarray  # (N, ROIS_PER_CROP, 4) float32, exclusive ends
+    labels: np.ndarray  # (N, ROIS_PER_CROP) int32
+    superpixels: np.ndarray  # (N, CROP / STRIDE, CROP / STRIDE) int32
+    superpixel_labels: np.ndarray  # (N, MAX_SUPERPIXELS) int32, -1 where absent
+
+
+def load_rgb(image: CocoImage) -> np.ndarray:
+    with Image.open(image.path) as file:
+        return np.asarray(file.convert("RGB"))
+
+
+def object_masks(image: CocoImage) -> np.ndarray:
+    """(N, H, W) bool: decoded segmentations, or filled boxes where there are none."""
+    masks = np.zeros((len(image.objects), image.height, image.width), bool)
+    for mask, obj in zip(masks, image.objects, strict=True):
+        if obj.segmentation is not None:
+            rle = {**obj.segmentation, "counts": obj.segmentation["counts"].encode("ascii")}
+            mask[:] = coco_mask.decode(rle).astype(bool)
+        else:
+            x1, y1, x2, y2 = (round(v) for v in obj.box)
+            mask[y1:y2, x1:x2] = True
+    return masks
+
+
+def jitter(rng: np.random.Generator, box: np.ndarray, min_iou: float = 0.6) -> np.ndarray:
+    """A random box around `box` with IoU at least min_iou (the box itself after 20 tries)."""
+    size = np.tile(box[2:] - box[:2], 2)
+    for _ in range(20):
+        candidate = box + rng.uniform(-0.15, 0.15, 4) * size
+        if box_iou(candidate[None], box[None])[0, 0] >= min_iou:
+            return candidate
+    return box
+
+
+def background_boxes(rng: np.random.Generator, objects: np.ndarray, count: int) -> np.ndarray:
+    """`count` boxes inside the crop with IoU < 0.3 against every object box."""
+    found: list[np.ndarray] = []
+    while len(found) < count:
+        height = rng.uniform(12, 100, 64)
+        width = height * rng.uniform(0.5, 1.2, 64)
+        x1, y1 = rng.uniform(0, CROP - width), rng.uniform(0, CROP - height)
+        candidates = np.stack([x1, y1, x1 + width, y1 + height], axis=1)
+        if len(objects):
+            candidates = candidates[box_iou(candidates, objects).max(axis=1) < 0.3]
+        found.extend(candidates[: count - len(found)])
+    return np.asarray(found, np.float32).reshape(count, 4)
+
+
+def crop_rois(rng: np.random.Generator, boxes: np.ndarray, classes: np.ndarray) -> tuple:
+    """Rois and labels for one crop given its object boxes (crop coordinates)."""
+    inside = np.all((boxes[:, :2] >= 0) & (boxes[:, 2:] <= CROP), axis=1)
+    positives: list[np.ndarray] = []
+    classes_of_positives: list[int] = []
+    for box, cls in zip(boxes[inside], classes[inside], strict=True):
+        positives += [box] + [jitter(rng, box) for _ in range(3)]
+        classes_of_positives += [int(cls)] * 4
+    positives = positives[:MAX_POSITIVES]
+    negatives = background_boxes(rng, boxes, ROIS_PER_CROP - len(positives))
+    rois = np.concatenate([np.asarray(positives, np.float32).reshape(-1, 4), negatives])
+    labels = classes_of_positives[:MAX_POSITIVES] + [0] * len(negatives)
+    return np.clip(rois, 0, CROP), np.asarray(labels, np.int32)
+
+
+def image_samples(rng: np.random.Generator, image: CocoImage, out: list[tuple]) -> None:
+    """One crop per object of `image`, with the object inside it."""
+    pixels = load_rgb(image)
+    masks = object_masks(image)
+    height, width = max(image.height, CROP), max(image.width, CROP)
+    padded = np.full((height, width, 3), PAD_VALUE, np.uint8)
+    padded[: image.height, : image.width] = pixels
+    padded_masks = np.zeros((len(masks), height, width), bool)
+    padded_masks[:, : image.height, : image.width] = masks
+    boxes = np.asarray([o.box for o in image.objects], np.float32).reshape(-1, 4)
+    classes = np.asarray([o.category + 1 for o in image.objects], np.int32)
+    for box in boxes:
+        left = int(rng.integers(max(0, box[2] - CROP), min(box[0], width - CROP) + 1))
+        top = int(rng.integers(max(0, box[3] - CROP), min(box[1], height - CROP) + 1))
+        crop = padded[top : top + CROP, left : left + CROP]
+        shifted = boxes - np.array([left, top, left, top], np.float32)
+        rois, labels = crop_rois(rng, shifted, classes)
+        ids = superpixels(crop)
+        crop_masks = padded_masks[:, top : top + CROP, left : left + CROP]
+        sp_labels = np.full(MAX_SUPERPIXELS, -1, np.int32)
+        found = majority_labels(ids, crop_masks, classes)[:MAX_SUPERPIXELS]
+        sp_labels[: len(found)] = found
+        grid = superpixel_grid(np.where(ids < MAX_SUPERPIXELS, ids, -1))
+        out.append((crop, rois, labels, grid, sp_labels))
+
+
+def build_samples(images: list[CocoImage], seed: int) -> Samples:
+    rng = np.random.default_rng(seed)
+    rows: list[tuple] = []
+    progress = Progress("samples", len(images))
+    for image in images:
+        image_samples(rng, image, rows)
+        progress.step(note=f"{len(rows)} crops")
+    return Samples(*(np.stack(column) for column in zip(*rows, strict=True)))
