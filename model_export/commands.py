@@ -2,7 +2,14 @@
 
 from types import ModuleType
 
+from model_export import verify
 from model_export.dataset import command as dataset
+from model_export.onnx_export import command as export
 from model_export.training import command as train
 
-COMMANDS: dict[str, ModuleType] = {"dataset": dataset, "train": train}
+COMMANDS: dict[str, ModuleType] = {
+    "dataset": dataset,
+    "train": train,
+    "export": export,
+    "verify": verify,
+}

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from model_export.onnx_export.graph import OPSET, Graph
+from model_export.onnx_export.graph import IR_VERSION, OPSET, Graph
 from model_export.onnx_export.layer_lowering import LoweringOptions, lower
 
 STANDARD_DOMAINS = {"", "ai.onnx"}
@@ -36,7 +36,7 @@ def to_onnx(
     names: dict[int, str] = {id(t): t.name for t in model.inputs}
     nchw: set[str] = set()
     for layer in model.operations:
-        for node in layer._inbound_nodes:
+        for call, node in enumerate(layer._inbound_nodes):
             if not all(id(t) in names for t in node.input_tensors) or not node.input_tensors:
                 continue
             inputs = [names[id(t)] for t in node.input_tensors]
@@ -44,7 +44,9 @@ def to_onnx(
                 inputs = [
                     g.op("Transpose", x, perm=[0, 2, 3, 1]) if x in nchw else x for x in inputs
                 ]
-            output = lower(g, layer, inputs, options)
+            # Each layer's output is named after the layer (onnxruntime drops the Identity).
+            suffix = f"_{call}" if call else ""
+            output = g.op("Identity", lower(g, layer, inputs, options), name=layer.name + suffix)
             if isinstance(layer, NCHW_PRODUCERS):
                 nchw.add(output)
             names[id(node.outputs[0])] = output
@@ -62,7 +64,7 @@ def to_onnx(
         opset_imports=[helper.make_opsetid("", OPSET)],
         producer_name="regionserve.model_export",
     )
-    proto.ir_version = 9  # onnxruntime 1.31 loads IR 9 with opset 18
+    proto.ir_version = IR_VERSION
     helper.set_model_props(proto, metadata)
     return proto
 

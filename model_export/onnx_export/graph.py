@@ -7,6 +7,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 OPSET = 18  # ScatterElements reduction="max" needs 18; MaxRoiPool fails to load at 22+
+IR_VERSION = 9  # what onnxruntime 1.31 loads with opset 18
 
 
 class Graph:

@@ -14,7 +14,7 @@ from model_export.onnx_export.graph import FLOAT, Graph
 @dataclass(frozen=True)
 class LoweringOptions:
     roi_lowering: str  # "maxroipool" or "decomposed"
-    max_feature_side: int  # bounds the decomposed lowering's table levels
+    max_roi_cells: int  # largest roi side, in feature cells, the decomposed lowering covers
 
 
 class UnsupportedLayerError(ValueError):
@@ -98,7 +98,7 @@ def roi_pooling(g: Graph, layer: keras.layers.Layer, inputs: list[str], o: Lower
     features, rois = inputs
     if o.roi_lowering == "maxroipool":
         return roi_lowering.max_roi_pool(g, features, rois, layer.pooled_size, layer.spatial_scale)
-    levels = roi_lowering.table_levels(o.max_feature_side, max(layer.pooled_size))
+    levels = roi_lowering.table_levels(o.max_roi_cells, max(layer.pooled_size))
     return roi_lowering.decomposed_roi_pool(
         g, features, rois, layer.pooled_size, layer.spatial_scale, levels
     )

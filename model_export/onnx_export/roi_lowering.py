@@ -3,22 +3,24 @@
 `max_roi_pool`: the ONNX MaxRoiPool op (onnxruntime has a CPU kernel only).
 `decomposed_roi_pool`: the range-max table of `model_export.layers.roi_ops` built from
 Slice / Pad / Max and read with Gather, so it runs on onnxruntime's CUDA provider; its
-memory is levels**2 * B * H * W * C, independent of the number of rois. Bin edges use
-float64 arithmetic rounded to float32 exactly as `model_export.layers.roi_bins` explains.
+memory is levels**2 * B * H * W * C, independent of the number of rois. The levels are
+fixed at export to cover rois up to a stated size (the service clips boxes to the image);
+a bin of a larger roi comes out NaN rather than silently wrong. Bin edges use float64
+arithmetic rounded to float32 exactly as `model_export.layers.roi_bins` explains.
 """
 
 import math
 
 import numpy as np
+import onnx
+from onnx import helper
 
-from model_export.onnx_export.graph import DOUBLE, FLOAT, INT64, Graph
-
-MAX_BITS = 30
+from model_export.onnx_export.graph import DOUBLE, FLOAT, INT64, IR_VERSION, OPSET, Graph
 
 
-def table_levels(max_feature_side: int, pooled: int) -> int:
-    """Levels that cover every bin of a roi inside a map of at most max_feature_side cells."""
-    longest_bin = math.ceil(max_feature_side / pooled) + 1
+def table_levels(max_roi_cells: int, pooled: int) -> int:
+    """Levels whose windows cover every bin of a roi at most max_roi_cells on a side."""
+    longest_bin = math.ceil(max_roi_cells / pooled) + 1
     return math.floor(math.log2(longest_bin)) + 1
 
 
@@ -57,10 +59,16 @@ def _bin_edges(g: Graph, start: str, end: str, pooled: int, scale: float, limit:
     return clamp(lower), clamp(upper)
 
 
-def _floor_log2(g: Graph, length: str) -> str:
-    powers = g.const(np.array([2**k for k in range(1, MAX_BITS)], np.int64))
-    above = g.op("GreaterOrEqual", g.unsqueeze(length, -1), powers)
-    return g.op("ReduceSum", g.cast(above, INT64), g.i64(-1), keepdims=0)
+def _floor_log2_capped(g: Graph, length: str, cap: int) -> str:
+    """min(floor(log2(length)), cap) as a sum of exact comparisons.
+
+    (A ReduceSum would be shorter, but onnxruntime returns an empty input unreduced.)
+    """
+    level = g.cast(g.op("GreaterOrEqual", length, g.const(np.int64(2))), INT64)
+    for k in range(2, cap + 1):
+        above = g.op("GreaterOrEqual", length, g.const(np.int64(2**k)))
+        level = g.op("Add", level, g.cast(above, INT64))
+    return level
 
 
 def _shifted(g: Graph, x: str, shift: int, axis: int) -> str:
@@ -100,8 +108,10 @@ def decomposed_roi_pool(
     w0, w1 = _bin_edges(g, columns[1], columns[3], pw, scale, width)  # (R, PW)
     one = g.const(np.int64(1))
     top_level = g.const(np.int64(levels - 1))
-    kh = g.op("Min", _floor_log2(g, g.op("Max", g.op("Sub", h1, h0), one)), top_level)
-    kw = g.op("Min", _floor_log2(g, g.op("Max", g.op("Sub", w1, w0), one)), top_level)
+    # Capped at `levels`: anything above levels - 1 is beyond the table's cover.
+    kh_needed = _floor_log2_capped(g, g.op("Max", g.op("Sub", h1, h0), one), levels)
+    kw_needed = _floor_log2_capped(g, g.op("Max", g.op("Sub", w1, w0), one), levels)
+    kh, kw = g.op("Min", kh_needed, top_level), g.op("Min", kw_needed, top_level)
     powers = g.const(np.array([2**k for k in range(levels)], np.int64))
     y_far = g.op("Sub", h1, g.op("Gather", powers, kh))
     x_far = g.op("Sub", w1, g.op("Gather", powers, kw))
@@ -128,4 +138,36 @@ def decomposed_roi_pool(
         "Max", corner(h0, w0), corner(h0, x_far), corner(y_far, w0), corner(y_far, x_far)
     )
     empty = g.op("Or", column(g.op("LessOrEqual", h1, h0)), across(g.op("LessOrEqual", w1, w0)))
-    return g.op("Where", g.unsqueeze(empty, 3), g.const(np.float32(0.0)), pooled_max)
+    pooled_max = g.op("Where", g.unsqueeze(empty, 3), g.const(np.float32(0.0)), pooled_max)
+    uncovered = g.op(
+        "Or",
+        column(g.op("Greater", kh_needed, top_level)),
+        across(g.op("Greater", kw_needed, top_level)),
+    )
+    return g.op("Where", g.unsqueeze(uncovered, 3), g.const(np.float32(np.nan)), pooled_max)
+
+
+def roi_pool_model(
+    lowering: str, pooled: tuple[int, int], scale: float, max_roi_cells: int
+) -> onnx.ModelProto:
+    """A graph of RoI pooling alone: features (B, C, H, W), rois (R, 5) -> (R, PH, PW, C)."""
+    g = Graph()
+    if lowering == "maxroipool":
+        out = max_roi_pool(g, "features", "rois", pooled, scale)
+    else:
+        levels = table_levels(max_roi_cells, max(pooled))
+        out = decomposed_roi_pool(g, "features", "rois", pooled, scale, levels)
+    g.op("Identity", out, name="pooled")
+    graph = helper.make_graph(
+        g.nodes,
+        f"roi_pool_{lowering}",
+        [
+            helper.make_tensor_value_info("features", FLOAT, ["B", "C", "H", "W"]),
+            helper.make_tensor_value_info("rois", FLOAT, ["R", 5]),
+        ],
+        [helper.make_tensor_value_info("pooled", FLOAT, ["R", pooled[0], pooled[1], "C"])],
+        g.initializers,
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    proto.ir_version = IR_VERSION
+    return proto

@@ -60,7 +60,7 @@ def superpixel_pool(g: Graph, nhwc: str, superpixels: str, mode: str) -> str:
     out_shape = g.op(
         "Concat", g.unsqueeze(batch, 0), g.unsqueeze(count, 0), g.unsqueeze(channels, 0), axis=0
     )
-    return g.op("Reshape", kept, out_shape)
+    return g.op("Reshape", kept, out_shape, allowzero=1)  # S may be 0
 
 
 def _scalar(value: float) -> onnx.TensorProto:
