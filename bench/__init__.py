@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table and rewrites its section of bench/RESULTS.md."""

@@ -1,0 +1,1 @@
+"""RegionServe's HTTP service: per-region class scores from an ONNX region classifier."""

@@ -10,6 +10,7 @@ from model_export.model import MAX_IMAGE_SIDE, PAD_VALUE, STRIDE
 from model_export.onnx_export.export import ExportError, export
 from model_export.onnx_export.layer_lowering import LoweringOptions
 from model_export.onnx_export.parity import check_parity
+from model_export.onnx_export.self_test import write_self_test
 from model_export.scene_inputs import held_out_scenes, scene_batch
 from model_export.training.record import TrainingRecord
 from model_export.training.superpixels import COMPACTNESS, SUPERPIXEL_AREA
@@ -48,7 +49,8 @@ def service_metadata(record: TrainingRecord) -> dict:
 def export_with_gates(model_path: Path, out: Path, roi_lowering: str, parity_scenes: int) -> None:
     model = keras.saving.load_model(model_path)
     options = LoweringOptions(roi_lowering, max_roi_cells=MAX_IMAGE_SIDE // STRIDE)
-    export(model, out, options, service_metadata(TrainingRecord.load(model_path)))
+    record = TrainingRecord.load(model_path)
+    export(model, out, options, service_metadata(record))
     scenes = held_out_scenes(parity_scenes, seed=1)
     for batch in ([scenes[0]], scenes[:3]):
         parity = check_parity(model, out, scene_batch(batch).inputs)
@@ -56,7 +58,8 @@ def export_with_gates(model_path: Path, out: Path, roi_lowering: str, parity_sce
         if not parity.ok:
             out.unlink()
             raise ExportError(f"parity failed, {out} removed: {parity}")
-    print(f"wrote {out} ({roi_lowering} RoI lowering)", file=sys.stderr)
+    scene = write_self_test(model, record.classes, out)
+    print(f"wrote {out} ({roi_lowering} RoI lowering) and its self-test {scene}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from model_export.onnx_export.graph import FLOAT, INT64, Graph
+from model_export.onnx_export.graph import FLOAT, INT64, IR_VERSION, OPSET, Graph
 
 LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
 
@@ -65,3 +65,22 @@ def superpixel_pool(g: Graph, nhwc: str, superpixels: str, mode: str) -> str:
 
 def _scalar(value: float) -> onnx.TensorProto:
     return helper.make_tensor("value", FLOAT, [1], [value])
+
+
+def superpixel_model(mode: str) -> onnx.ModelProto:
+    """A graph of superpixel pooling alone: features (B, H, W, C), ids (B, H, W) -> (B, S, C)."""
+    g = Graph()
+    g.op("Identity", superpixel_pool(g, "features", "superpixels", mode), name="pooled")
+    graph = helper.make_graph(
+        g.nodes,
+        f"superpixel_pool_{mode}",
+        [
+            helper.make_tensor_value_info("features", FLOAT, ["B", "H", "W", "C"]),
+            helper.make_tensor_value_info("superpixels", onnx.TensorProto.INT32, ["B", "H", "W"]),
+        ],
+        [helper.make_tensor_value_info("pooled", FLOAT, ["B", "S", "C"])],
+        g.initializers,
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    proto.ir_version = IR_VERSION
+    return proto

@@ -1,0 +1,25 @@
+"""`python -m bench [NAME ...]`: run the named benchmarks (all by default)."""
+
+import sys
+
+from bench import roi_pooling, service_latency, superpixel_pooling, whole_model
+
+BENCHMARKS = {
+    "roi": roi_pooling,
+    "superpixel": superpixel_pooling,
+    "model": whole_model,
+    "service": service_latency,
+}
+
+
+def main() -> None:
+    names = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        sys.exit(f"unknown benchmark {unknown}; choose from {list(BENCHMARKS)}")
+    for name in names:
+        BENCHMARKS[name].main()
+
+
+if __name__ == "__main__":
+    main()

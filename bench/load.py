@@ -1,0 +1,116 @@
+"""One load generator for every HTTP contender: a fixed number of requests at a fixed
+concurrency over one keep-alive connection per worker; latencies and wall time."""
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).parents[1]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    p50_ms: float
+    p99_ms: float
+    throughput: float  # requests per second
+    errors: int
+
+
+@dataclass(frozen=True)
+class Payload:
+    files: dict[str, tuple[str, bytes]]
+    data: dict[str, str]
+
+
+async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
+    latencies: list[float] = []
+    errors = 0
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index, errors
+        async with httpx.AsyncClient(timeout=120) as client:
+            while next_index < count:
+                payload = payloads[next_index % len(payloads)]
+                next_index += 1
+                start = time.perf_counter()
+                response = await client.post(url, files=payload.files, data=payload.data)
+                latencies.append((time.perf_counter() - start) * 1e3)
+                errors += response.status_code != 200
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - start
+    latencies.sort()
+    return LoadResult(
+        statistics.median(latencies),
+        latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        count / wall,
+        errors,
+    )
+
+
+def run_load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
+    return asyncio.run(_load(url, payloads, concurrency, count))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A server process started from a command line, ready when `ready_path` answers 200."""
+
+    def __init__(self, command: list[str], env: dict[str, str], port: int, ready_path: str) -> None:
+        self.port, self.ready_path = port, ready_path
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.ready_s = self._wait_ready()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _wait_ready(self, timeout_s: float = 180) -> float:
+        while time.perf_counter() - self.started < timeout_s:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                if httpx.get(self.base + self.ready_path, timeout=1).status_code == 200:
+                    return time.perf_counter() - self.started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server not ready in time")
+
+    def rss_mib(self) -> float:
+        with open(f"/proc/{self.process.pid}/status") as status:
+            line = next(s for s in status if s.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def regionserve(env: dict[str, str]) -> Server:
+    port = free_port()
+    command = [sys.executable, "-m", "service", "--port", str(port)]
+    return Server(command, env, port, "/readyz")

@@ -1,0 +1,114 @@
+"""Micro-batching of concurrent requests in front of one predictor.
+
+Requests wait in a bounded queue. One worker takes the first waiting request, then any
+others that arrive within `delay_s` (up to `max_batch_size`), and runs them together in a
+single thread, so session.run never blocks the event loop and never runs twice at once.
+With `delay_s = 0` a batch is whatever queued while the previous batch ran: no delay at
+low load, larger batches under load.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from service.errors import Overloaded
+from service.predictor import PreparedImage, Scores
+
+RunBatch = Callable[[list[PreparedImage]], list[Scores]]
+
+
+@dataclass
+class _Pending:
+    item: PreparedImage
+    deadline: float
+    future: asyncio.Future[Scores] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class MicroBatcher:
+    def __init__(
+        self,
+        run_batch: RunBatch,
+        max_batch_size: int,
+        delay_s: float,
+        queue_size: int,
+        on_batch: Callable[[int, float], None] = lambda size, seconds: None,
+    ) -> None:
+        self._run_batch, self._max, self._delay = run_batch, max_batch_size, delay_s
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(queue_size)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._on_batch = on_batch
+        self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        self._worker = asyncio.get_running_loop().create_task(self._serve())
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop the worker."""
+        await self._queue.join()
+        if self._worker is not None:
+            self._worker.cancel()
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, item: PreparedImage, timeout_s: float) -> Scores:
+        pending = _Pending(item, time.monotonic() + timeout_s)
+        try:
+            self._queue.put_nowait(pending)
+        except asyncio.QueueFull:
+            raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)") from None
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending.future), timeout_s)
+        except TimeoutError:
+            raise Overloaded(f"no result within {timeout_s:g} s") from None
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            await self._gather(batch)
+            live = [p for p in batch if p.deadline > time.monotonic()]
+            for expired in (p for p in batch if p not in live):
+                _fail(expired, Overloaded("the request expired in the queue"))
+            if live:
+                start = time.perf_counter()
+                try:
+                    results = await loop.run_in_executor(
+                        self._executor, self._run_batch, [p.item for p in live]
+                    )
+                except Exception as error:  # the predictor failed: every waiter learns it
+                    for p in live:
+                        _fail(p, error)
+                else:
+                    self._on_batch(len(live), time.perf_counter() - start)
+                    for p, result in zip(live, results, strict=True):
+                        if not p.future.done():
+                            p.future.set_result(result)
+            for _ in batch:
+                self._queue.task_done()
+
+    async def _gather(self, batch: list[_Pending]) -> None:
+        """Add requests to `batch` until it is full or the delay has passed."""
+        until = time.monotonic() + self._delay
+        while len(batch) < self._max:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), left))
+            except TimeoutError:
+                return
+
+
+def _fail(pending: _Pending, error: BaseException) -> None:
+    if not pending.future.done():
+        pending.future.set_exception(error)

@@ -1,0 +1,40 @@
+"""Client boxes: validated, clipped to the image, and scaled to the model's working size."""
+
+import math
+from typing import Any
+
+import numpy as np
+
+from service.errors import BadRequest, InvalidValue, PayloadTooLarge
+
+
+def parse_boxes(raw: Any, width: int, height: int, max_boxes: int) -> np.ndarray:
+    """JSON-decoded boxes -> (N, 4) float64 [x1, y1, x2, y2], clipped to the image."""
+    if not isinstance(raw, list) or not all(
+        isinstance(b, list) and len(b) == 4 and all(_is_number(v) for v in b) for b in raw
+    ):
+        raise BadRequest("boxes must be a JSON list of [x1, y1, x2, y2] number lists")
+    if not raw:
+        raise InvalidValue("boxes is empty; omit it to let the service propose regions")
+    if len(raw) > max_boxes:
+        raise PayloadTooLarge(f"{len(raw)} boxes; the limit is {max_boxes}")
+    boxes = np.asarray(raw, np.float64)
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+            raise InvalidValue(f"box {i} has a non-finite coordinate")
+        if x2 <= x1 or y2 <= y1:
+            raise InvalidValue(f"box {i} needs x2 > x1 and y2 > y1, got {[x1, y1, x2, y2]}")
+        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+            raise InvalidValue(f"box {i} lies entirely outside the {width}x{height} image")
+    return np.clip(boxes, 0, [width, height, width, height])
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def to_rois(boxes: np.ndarray, scale: float) -> np.ndarray:
+    """Boxes in image pixels -> model rois in working pixels, with inclusive ends."""
+    rois = boxes * scale
+    rois[:, 2:] = np.maximum(rois[:, 2:] - 1.0, rois[:, :2])
+    return rois.astype(np.float32)

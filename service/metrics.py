@@ -1,0 +1,52 @@
+"""Prometheus metrics, one registry per app so that several apps can live in one process."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "regionserve_requests", "HTTP requests", ["route", "status"], registry=r
+        )
+        self.request_latency = Histogram(
+            "regionserve_request_latency_seconds",
+            "Request latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inference_latency = Histogram(
+            "regionserve_inference_latency_seconds",
+            "onnxruntime time per batch",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "regionserve_batch_size",
+            "Images per inference batch",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "regionserve_queue_depth", "Requests waiting for inference", registry=r
+        )
+        self.regions = Histogram(
+            "regionserve_regions_per_request",
+            "Regions in a response",
+            buckets=(0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "regionserve_model_info",
+            "The model being served",
+            ["name", "version", "provider"],
+            registry=r,
+        )
+
+    def observe_batch(self, size: int, seconds: float) -> None:
+        self.batch_size.observe(size)
+        self.inference_latency.observe(seconds)

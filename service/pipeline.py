@@ -1,0 +1,132 @@
+"""decode -> prepare (per mode) -> micro-batched inference -> regions. No HTTP in here."""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from service import boxes as box_tools
+from service import superpixels
+from service.batching import MicroBatcher
+from service.errors import InvalidValue
+from service.imaging import decode_image
+from service.model_info import ModelInfo
+from service.predictor import PreparedImage
+from service.proposals import selective_search
+from service.regions import ProposalFilter, box_regions, proposal_regions, superpixel_regions
+from service.settings import Settings
+from service.working_image import working_image
+
+MODES = ("boxes", "proposals", "superpixels")
+
+
+@dataclass(frozen=True)
+class RegionRequest:
+    image: bytes
+    boxes: Any | None  # JSON-decoded, validated once the image size is known
+    top_k: int
+    mode: str | None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    item: PreparedImage
+    boxes: np.ndarray  # (R, 4) in image pixels, for the response
+    masks: list[tuple[list[float], dict]]  # superpixels mode: (box, RLE) per id
+    seen: np.ndarray  # superpixels mode: ids that reach the model's grid
+
+
+def choose_mode(request: RegionRequest, top_k_limit: int) -> str:
+    mode = request.mode or ("boxes" if request.boxes is not None else "proposals")
+    if mode not in MODES:
+        raise InvalidValue(f"mode must be one of {list(MODES)}, got {mode!r}")
+    if mode == "boxes" and request.boxes is None:
+        raise InvalidValue("mode 'boxes' needs boxes")
+    if mode != "boxes" and request.boxes is not None:
+        raise InvalidValue(f"boxes are only used in mode 'boxes', not {mode!r}")
+    if not 1 <= request.top_k <= top_k_limit:
+        raise InvalidValue(f"top_k must be between 1 and {top_k_limit}, got {request.top_k}")
+    return mode
+
+
+class Pipeline:
+    def __init__(self, info: ModelInfo, batcher: MicroBatcher, settings: Settings) -> None:
+        self.info, self.batcher, self.settings = info, batcher, settings
+        self.rule = ProposalFilter(settings.score_threshold, settings.nms_iou)
+
+    async def classify(self, request: RegionRequest) -> dict[str, Any]:
+        start = time.perf_counter()
+        top_k_limit = min(self.settings.max_top_k, len(self.info.classes))
+        mode = choose_mode(request, top_k_limit)
+        pixels = await run_in_threadpool(
+            decode_image, request.image, self.settings.max_image_pixels
+        )
+        decoded = time.perf_counter()
+        prepared = await run_in_threadpool(self.prepare, pixels, mode, request.boxes)
+        ready = time.perf_counter()
+        scores = await self.batcher.submit(prepared.item, self.settings.request_timeout_s)
+        inferred = time.perf_counter()
+        if mode == "boxes":
+            found = box_regions(self.info, prepared.boxes, scores.rois, request.top_k)
+        elif mode == "proposals":
+            found = proposal_regions(
+                self.info, prepared.boxes, scores.rois, request.top_k, self.rule
+            )
+        else:
+            masks = [prepared.masks[s] for s in prepared.seen]
+            found = superpixel_regions(
+                self.info, masks, scores.superpixels[prepared.seen], request.top_k
+            )
+        height, width = pixels.shape[:2]
+        return {
+            "model": {"name": self.info.name, "version": self.info.version},
+            "image": {"width": width, "height": height},
+            "mode": mode,
+            "regions": found,
+            "timing_ms": {
+                "decode": _ms(decoded - start),
+                "prepare": _ms(ready - decoded),
+                "inference": _ms(inferred - ready),
+                "total": _ms(time.perf_counter() - start),
+            },
+        }
+
+    def prepare(self, pixels: np.ndarray, mode: str, raw_boxes: Any) -> Prepared:
+        """Working image and the model's rois or superpixels for one request (CPU-bound)."""
+        height, width = pixels.shape[:2]
+        work, scale = working_image(pixels, self.info.max_image_side)
+        no_masks: list[tuple[list[float], dict]] = []
+        empty = np.zeros(0, int)
+        if mode == "boxes":
+            boxes = box_tools.parse_boxes(raw_boxes, width, height, self.settings.max_boxes)
+            item = PreparedImage(work, box_tools.to_rois(boxes, scale), None)
+            return Prepared(item, boxes, no_masks, empty)
+        if mode == "proposals":
+            s = self.settings
+            found = selective_search(work, s.proposal_side, s.max_proposals, s.min_proposal_side)
+            boxes = np.clip(found / scale, 0, [width, height, width, height])
+            return Prepared(
+                PreparedImage(work, box_tools.to_rois(found, 1.0), None), boxes, no_masks, empty
+            )
+        area = self.settings.superpixel_area or self.info.superpixel_area
+        ids = superpixels.slic_superpixels(
+            work, area, self.info.superpixel_compactness, self.settings.max_superpixels
+        )
+        grid = superpixels.feature_grid(ids, self.info.stride)
+        full_ids = ids if scale == 1.0 else _resize_ids(ids, width, height)
+        seen = np.unique(grid)
+        item = PreparedImage(work, np.zeros((0, 4), np.float32), grid)
+        return Prepared(item, np.zeros((0, 4)), superpixels.regions(full_ids), seen)
+
+
+def _resize_ids(ids: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Nearest-neighbour ids at the original image size, for masks in its pixels."""
+    rows = np.minimum((np.arange(height) + 0.5) * ids.shape[0] / height, ids.shape[0] - 1)
+    cols = np.minimum((np.arange(width) + 0.5) * ids.shape[1] / width, ids.shape[1] - 1)
+    return ids[rows.astype(int)[:, None], cols.astype(int)[None, :]]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1e3, 2)

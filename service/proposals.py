@@ -1,0 +1,36 @@
+"""Proposals mode: selective search (opencv-contrib), then class-wise NMS (OpenCV's dnn)."""
+
+import cv2
+import numpy as np
+
+cv2.setNumThreads(1)  # requests run in parallel threads already
+
+
+def selective_search(pixels: np.ndarray, side: int, max_count: int, min_side: int) -> np.ndarray:
+    """Up to max_count candidate boxes [x1, y1, x2, y2] in the pixels' coordinates."""
+    height, width = pixels.shape[:2]
+    scale = min(1.0, side / max(height, width))
+    small = cv2.resize(pixels, None, fx=scale, fy=scale) if scale < 1 else pixels
+    search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    search.setBaseImage(np.ascontiguousarray(small[:, :, ::-1]))  # OpenCV wants BGR
+    search.switchToSelectiveSearchFast()
+    rects = np.asarray(search.process(), np.float64).reshape(-1, 4)  # x, y, w, h
+    boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1) / scale
+    sides = boxes[:, 2:] - boxes[:, :2]
+    keep = (sides.min(axis=1) >= min_side) & (sides[:, 0] < width) & (sides[:, 1] < height)
+    boxes = np.clip(boxes[keep], 0, [width, height, width, height])
+    return np.unique(np.rint(boxes), axis=0)[:max_count]
+
+
+def classwise_nms(
+    boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, threshold: float, iou: float
+) -> np.ndarray:
+    """Indices kept by non-maximum suppression within each class, best score first."""
+    if not len(boxes):
+        return np.zeros(0, int)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+    found = cv2.dnn.NMSBoxesBatched(
+        xywh.tolist(), scores.tolist(), classes.tolist(), threshold, iou
+    )
+    kept = np.asarray(found, int).reshape(-1)
+    return kept[np.argsort(-scores[kept], kind="stable")]

@@ -1,0 +1,73 @@
+"""Routes only translate: HTTP in, pipeline call, HTTP out."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.errors import NotReady, problem
+from service.request_parsing import parse_request
+from service.runtime import ModelRuntime
+
+router = APIRouter()
+
+
+def get_runtime(request: Request) -> ModelRuntime:
+    runtime: ModelRuntime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise NotReady("the model is not loaded")
+    return runtime
+
+
+RuntimeDep = Annotated[ModelRuntime, Depends(get_runtime)]
+
+
+@router.post("/classify-regions")
+async def classify_regions(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    if not runtime.ready:
+        raise NotReady(f"the model is warming up (self-test {runtime.self_test})")
+    parsed = await parse_request(request, runtime.settings.max_request_bytes)
+    response = await runtime.pipeline.classify(parsed)
+    runtime.metrics.regions.observe(len(response["regions"]))
+    return JSONResponse(response)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
+    if not runtime.ready:
+        return problem(503, "Model not ready", f"self-test {runtime.self_test}", retry_after=5)
+    return {"status": "ready", "provider": runtime.predictor.provider}
+
+
+@router.get("/metrics")
+def metrics(runtime: RuntimeDep) -> Response:
+    runtime.metrics.queue_depth.set(runtime.batcher.depth)
+    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/model")
+def model(runtime: RuntimeDep) -> dict[str, Any]:
+    info = runtime.info
+    return {
+        "name": info.name,
+        "version": info.version,
+        "classes": info.classes,
+        "background_class": info.background_class,
+        "input": {
+            "formats": ["JPEG", "PNG", "WebP", "BMP", "TIFF", "GIF"],
+            "max_image_pixels": runtime.settings.max_image_pixels,
+            "working_max_side": info.max_image_side,
+            "max_boxes": runtime.settings.max_boxes,
+            "modes": ["boxes", "proposals", "superpixels"],
+        },
+        "provider": runtime.predictor.provider,
+        "roi_lowering": info.roi_lowering,
+        "ready": runtime.ready,
+        "self_test": runtime.self_test,
+    }

@@ -1,0 +1,45 @@
+"""The one settings object. Every value can be set as REGIONSERVE_<NAME> in the environment."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGIONSERVE_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    model_path: Path = Path("models/region_classifier.onnx")
+    # Execution providers in order of preference; those onnxruntime lacks are skipped.
+    providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    intra_op_threads: int = Field(0, ge=0, description="0 lets onnxruntime choose")
+
+    max_request_bytes: int = Field(20 * 2**20, ge=1)
+    max_image_pixels: int = Field(40_000_000, ge=1)
+    max_boxes: int = Field(256, ge=1)
+    max_top_k: int = Field(20, ge=1)
+
+    # Micro-batching across concurrent requests.
+    max_batch_size: int = Field(8, ge=1)
+    batch_delay_ms: float = Field(2.0, ge=0)
+    queue_size: int = Field(64, ge=1)
+    request_timeout_s: float = Field(30.0, gt=0)
+
+    # Proposals mode: selective search, then class-wise non-maximum suppression.
+    proposal_side: int = Field(512, ge=64, description="selective search runs at this long side")
+    max_proposals: int = Field(200, ge=1)
+    min_proposal_side: int = Field(8, ge=1)
+    score_threshold: float = Field(0.5, ge=0, le=1)
+    nms_iou: float = Field(0.3, ge=0, le=1)
+
+    # Superpixels mode: SLIC; 0 takes the model's own values from its metadata.
+    superpixel_area: int = Field(0, ge=0)
+    max_superpixels: int = Field(1024, ge=1)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

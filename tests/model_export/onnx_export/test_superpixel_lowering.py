@@ -1,0 +1,36 @@
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from model_export import reference
+from model_export.onnx_export.superpixel_lowering import superpixel_model
+
+RNG = np.random.default_rng(9)
+
+
+def run(mode: str, features: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    proto = superpixel_model(mode)
+    onnx.checker.check_model(proto, full_check=True)
+    assert {n.op_type for n in proto.graph.node}.isdisjoint({"Unique", "OneHot", "Loop"})
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"features": features, "superpixels": ids.astype(np.int32)})[0]
+
+
+def test_known_answer_from_design() -> None:
+    x = np.array([[[[0.1], [0.2]], [[0.3], [0.4]]]], np.float32)
+    out = run("average", x, np.array([[[0, 0], [1, 2]]]))
+    np.testing.assert_allclose(out, [[[0.15], [0.3], [0.4]]], rtol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["average", "max"])
+def test_matches_reference_with_ignored_and_empty_ids(mode: str) -> None:
+    x = (RNG.normal(size=(3, 9, 7, 4)) - 5).astype(np.float32)
+    ids = RNG.integers(-1, 20, size=(3, 9, 7))
+    ids[2] = np.minimum(ids[2], 4)
+    np.testing.assert_allclose(run(mode, x, ids), reference.superpixel_pool(x, ids, mode), 1e-6)
+
+
+def test_all_ignored_gives_no_superpixels() -> None:
+    out = run("max", np.ones((2, 3, 3, 5), np.float32), -np.ones((2, 3, 3), int))
+    assert out.shape == (2, 0, 5)

@@ -1,0 +1,116 @@
+"""Every bad input gets its exact 4xx problem+json, and the server stays ready."""
+
+import io
+import json
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from tests.service.conftest import png_bytes
+
+GOOD = png_bytes(np.full((64, 64, 3), 200, np.uint8))
+
+
+def assert_problem(response: httpx.Response, status: int, fragment: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert set(body) == {"type", "title", "status", "detail"} and body["status"] == status
+    assert fragment in body["detail"], body["detail"]
+
+
+def post(client: TestClient, image: bytes = GOOD, **fields: str) -> httpx.Response:
+    return client.post("/classify-regions", files={"image": ("x", image)}, data=fields)
+
+
+def huge_png_header() -> bytes:
+    """A valid PNG signature and IHDR claiming 40000x40000, with no pixel data."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+    )
+
+
+def truncated_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(
+        out, format="JPEG"
+    )
+    return out.getvalue()[:400]
+
+
+CASES = [
+    ("empty file", dict(image=b""), 400, "image is empty"),
+    ("not an image", dict(image=b"hello, world"), 400, "not a readable"),
+    ("truncated jpeg", dict(image=truncated_jpeg()), 400, "could not be decoded"),
+    ("png claims 40000x40000", dict(image=huge_png_header()), 413, "pixels"),
+    ("boxes not json", dict(boxes="[[1, 2"), 400, "boxes is not valid JSON"),
+    ("boxes wrong shape", dict(boxes="[[1, 2, 3]]"), 400, "boxes must be"),
+    ("boxes empty", dict(boxes="[]"), 422, "boxes is empty"),
+    ("inverted box", dict(boxes="[[30, 5, 10, 40]]"), 422, "x2 > x1"),
+    ("non-finite box", dict(boxes="[[0, 0, NaN, 10]]"), 422, "non-finite"),
+    ("infinite box", dict(boxes="[[0, 0, Infinity, 10]]"), 422, "non-finite"),
+    ("box outside", dict(boxes="[[100, 100, 120, 130]]"), 422, "entirely outside"),
+    ("too many boxes", dict(boxes=json.dumps([[0, 0, 5, 5]] * 65)), 413, "limit is 64"),
+    ("top_k not int", dict(top_k="many"), 400, "top_k must be an integer"),
+    ("top_k zero", dict(top_k="0"), 422, "top_k must be between"),
+    ("top_k huge", dict(top_k="1000"), 422, "top_k must be between"),
+    ("unknown mode", dict(mode="everything"), 422, "mode must be one of"),
+    ("boxes mode without boxes", dict(mode="boxes"), 422, "needs boxes"),
+    ("boxes with superpixels", dict(mode="superpixels", boxes="[[0,0,5,5]]"), 422, "only used"),
+]
+
+
+@pytest.mark.parametrize(("name", "fields", "status", "fragment"), CASES, ids=[c[0] for c in CASES])
+def test_bad_multipart_input(
+    client: TestClient, name: str, fields: dict, status: int, fragment: str
+) -> None:
+    image = fields.pop("image", GOOD)
+    assert_problem(post(client, image, **fields), status, fragment)
+    assert client.get("/readyz").status_code == 200
+
+
+def test_wrong_content_type(client: TestClient) -> None:
+    response = client.post("/classify-regions", content=GOOD, headers={"content-type": "image/png"})
+    assert_problem(response, 415, "multipart/form-data or application/json")
+
+
+def test_oversized_body(client: TestClient) -> None:
+    assert_problem(post(client, b"\0" * (4 * 2**20 + 1)), 413, "limit")
+
+
+def test_unsupported_image_format(client: TestClient) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(out, format="ICO")
+    assert_problem(post(client, out.getvalue()), 415, "ICO is not supported")
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"image": 5}', "base64 string"),
+        (b'{"image": "!!!"}', "not valid base64"),
+        (b'{"image": "", "extra": 1}', "unknown fields"),
+    ],
+)
+def test_bad_json_body(client: TestClient, body: bytes, fragment: str) -> None:
+    response = client.post(
+        "/classify-regions", content=body, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 400, fragment)
+
+
+def test_framework_errors_are_problems_too(client: TestClient) -> None:
+    assert_problem(client.get("/no-such-route"), 404, "Not Found")
+    assert_problem(client.get("/classify-regions"), 405, "Method Not Allowed")

@@ -1,0 +1,80 @@
+"""The micro-batcher alone, with a fake predictor: batching, overload and deadlines."""
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from service.batching import MicroBatcher
+from service.errors import Overloaded
+from service.predictor import PreparedImage, Scores
+
+
+def item(value: int) -> PreparedImage:
+    return PreparedImage(np.full((4, 4, 3), value, np.uint8), np.zeros((1, 4), np.float32), None)
+
+
+class FakePredictor:
+    """Echoes each image's first pixel as its score; can be held to build a queue."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def run(self, batch: list[PreparedImage]) -> list[Scores]:
+        self.gate.wait(10)
+        self.batches.append(len(batch))
+        return [Scores(np.array([[p.pixels[0, 0, 0]]]), np.zeros((0, 1))) for p in batch]
+
+
+def test_requests_that_queue_up_are_run_together() -> None:
+    async def scenario() -> tuple[list[float], list[int]]:
+        fake = FakePredictor()
+        batcher = MicroBatcher(fake.run, max_batch_size=4, delay_s=0.0, queue_size=16)
+        batcher.start()
+        fake.gate.clear()
+        first = asyncio.create_task(batcher.submit(item(0), 5))
+        await asyncio.sleep(0.05)  # the first is now running; the rest queue behind it
+        rest = [asyncio.create_task(batcher.submit(item(v), 5)) for v in range(1, 10)]
+        await asyncio.sleep(0.05)
+        fake.gate.set()
+        results = await asyncio.gather(first, *rest)
+        await batcher.stop()
+        return [float(r.rois[0, 0]) for r in results], fake.batches
+
+    values, batches = asyncio.run(scenario())
+    assert values == list(range(10))  # each caller gets its own answer
+    assert batches == [1, 4, 4, 1]
+
+
+def test_full_queue_is_refused_with_overloaded() -> None:
+    async def scenario() -> None:
+        fake = FakePredictor()
+        batcher = MicroBatcher(fake.run, max_batch_size=1, delay_s=0.0, queue_size=2)
+        batcher.start()
+        fake.gate.clear()
+        waiting = [asyncio.create_task(batcher.submit(item(v), 5)) for v in range(3)]
+        await asyncio.sleep(0.05)  # one running, two queued: the queue is full
+        with pytest.raises(Overloaded, match="queue is full"):
+            await batcher.submit(item(9), 5)
+        fake.gate.set()
+        await asyncio.gather(*waiting)
+        await batcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_request_past_its_deadline_gets_overloaded_not_a_hang() -> None:
+    async def scenario() -> None:
+        fake = FakePredictor()
+        batcher = MicroBatcher(fake.run, max_batch_size=1, delay_s=0.0, queue_size=4)
+        batcher.start()
+        fake.gate.clear()
+        with pytest.raises(Overloaded, match="no result within"):
+            await batcher.submit(item(1), 0.1)
+        fake.gate.set()
+        await batcher.stop()
+
+    asyncio.run(scenario())
