@@ -2,13 +2,14 @@
 
 import sys
 
-from bench import roi_pooling, service_latency, superpixel_pooling, whole_model
+from bench import compare, roi_pooling, service_latency, superpixel_pooling, whole_model
 
 BENCHMARKS = {
     "roi": roi_pooling,
     "superpixel": superpixel_pooling,
     "model": whole_model,
     "service": service_latency,
+    "compare": compare,
 }
 
 

@@ -27,8 +27,11 @@ class LoadResult:
 
 @dataclass(frozen=True)
 class Payload:
-    files: dict[str, tuple[str, bytes]]
-    data: dict[str, str]
+    """One request body: multipart (files and data) or JSON."""
+
+    files: dict[str, tuple[str, bytes]] | None = None
+    data: dict[str, str] | None = None
+    json: dict | None = None
 
 
 async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
@@ -43,7 +46,9 @@ async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: 
                 payload = payloads[next_index % len(payloads)]
                 next_index += 1
                 start = time.perf_counter()
-                response = await client.post(url, files=payload.files, data=payload.data)
+                response = await client.post(
+                    url, files=payload.files, data=payload.data, json=payload.json
+                )
                 latencies.append((time.perf_counter() - start) * 1e3)
                 errors += response.status_code != 200
 

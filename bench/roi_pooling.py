@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bench.report import table, write_section
-from bench.timing import measure_in_process
+from bench.timing import measure_contenders
 
 HEIGHT = WIDTH = 40
 CHANNELS = 256
@@ -62,7 +62,7 @@ def setup(contender: str, count: int) -> Callable[[], Any]:
 def main(repeats: int = 30) -> None:
     rows = []
     for count in ROI_COUNTS:
-        results = {c: measure_in_process(setup, (c, count), repeats) for c in CONTENDERS}
+        results = measure_contenders(setup, CONTENDERS, count, repeats)
         baseline = results["onnx MaxRoiPool"].median_ms
         for contender, m in results.items():
             rows.append(

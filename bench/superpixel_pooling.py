@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bench.report import table, write_section
-from bench.timing import measure_in_process
+from bench.timing import measure_contenders
 
 SIDES = (32, 128, 512)
 CHANNELS = 64
@@ -78,7 +78,7 @@ def setup(contender: str, side: int) -> Callable[[], Any]:
 def main(repeats: int = 20) -> None:
     rows = []
     for side in SIDES:
-        results = {c: measure_in_process(setup, (c, side), repeats) for c in CONTENDERS}
+        results = measure_contenders(setup, CONTENDERS, side, repeats)
         loop_ms = results["python loop per pixel"].median_ms
         for contender, m in results.items():
             rows.append(

@@ -55,3 +55,10 @@ def measure_in_process(
     result = queue.get(timeout=600)
     process.join()
     return result
+
+
+def measure_contenders(
+    setup: Callable[..., Callable[[], Any]], contenders: tuple[str, ...], size: int, repeats: int
+) -> dict[str, Measurement]:
+    """Each contender at one problem size, each in its own fresh process."""
+    return {c: measure_in_process(setup, (c, size), repeats) for c in contenders}

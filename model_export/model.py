@@ -30,6 +30,7 @@ DISC_5X5 = [[0, 1, 1, 1, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], 
 class ModelSpec:
     classes: tuple[str, ...]  # class 0 is the background
     widths: tuple[int, int, int] = (16, 48, 64)
+    head_width: int = 32  # channels of the 3x3 conv on the pooled 7x7, before the dense layers
     embedding: int = 128
     pooled_size: tuple[int, int] = (7, 7)
 
@@ -59,9 +60,12 @@ def build_region_classifier(spec: ModelSpec) -> keras.Model:
     classifier = keras.layers.Dense(len(spec.classes), activation="softmax", name="classifier")
 
     pooled = RoiPooling(spec.pooled_size, 1.0 / STRIDE, name="roi_pool")([features, rois])
-    flat = keras.layers.Flatten(name="roi_flatten")(pooled)
+    head = keras.layers.Conv2D(
+        spec.head_width, 3, padding="same", activation="relu", name="roi_conv"
+    )(pooled)
+    flat = keras.layers.Flatten(name="roi_flatten")(head)
     roi_embedding = keras.layers.Dense(spec.embedding, activation="relu", name="roi_embed")(flat)
-    roi_scores = classifier(keras.layers.Dropout(0.3, name="roi_dropout")(roi_embedding))
+    roi_scores = classifier(keras.layers.Dropout(0.5, name="roi_dropout")(roi_embedding))
 
     regions = SuperpixelPooling("average", name="superpixel_pool")([features, superpixels])
     sp_embedding = keras.layers.Dense(spec.embedding, activation="relu", name="sp_embed")(regions)

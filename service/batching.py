@@ -19,7 +19,7 @@ from service.predictor import PreparedImage, Scores
 RunBatch = Callable[[list[PreparedImage]], list[Scores]]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pending:
     item: PreparedImage
     deadline: float
@@ -73,8 +73,9 @@ class MicroBatcher:
         while True:
             batch = [await self._queue.get()]
             await self._gather(batch)
-            live = [p for p in batch if p.deadline > time.monotonic()]
-            for expired in (p for p in batch if p not in live):
+            now = time.monotonic()
+            live = [p for p in batch if p.deadline > now]
+            for expired in (p for p in batch if p.deadline <= now):
                 _fail(expired, Overloaded("the request expired in the queue"))
             if live:
                 start = time.perf_counter()

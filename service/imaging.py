@@ -24,6 +24,8 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         raise PayloadTooLarge(f"image has too many pixels: {error}") from error
     except UnidentifiedImageError as error:
         raise _unreadable_or_unsupported(data) from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:  # a header cut short
+        raise BadRequest(f"image could not be decoded: {error}") from error
     with image:
         width, height = image.size
         if width * height > max_pixels:

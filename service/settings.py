@@ -24,7 +24,7 @@ class Settings(BaseSettings):
 
     # Micro-batching across concurrent requests.
     max_batch_size: int = Field(8, ge=1)
-    batch_delay_ms: float = Field(2.0, ge=0)
+    batch_delay_ms: float = Field(0.0, ge=0, description="0: batch whatever queued meanwhile")
     queue_size: int = Field(64, ge=1)
     request_timeout_s: float = Field(30.0, gt=0)
 

@@ -12,7 +12,9 @@ from model_export.dataset.scenes import compose_scene
 from model_export.progress import Progress
 
 
-def write_split(out: Path, split: str, pool: DigitPool, count: int, seed: int) -> Path:
+def write_split(
+    out: Path, split: str, pool: DigitPool, count: int, seed: int, distort: bool = False
+) -> Path:
     """Write `count` scenes to out/split/ and their annotations to out/instances_split.json."""
     rng = np.random.default_rng(seed)
     (out / split).mkdir(parents=True, exist_ok=True)
@@ -20,7 +22,7 @@ def write_split(out: Path, split: str, pool: DigitPool, count: int, seed: int) -
     annotations: list[dict] = []
     progress = Progress(f"dataset {split}", count)
     for image_id in range(1, count + 1):
-        scene = compose_scene(rng, pool)
+        scene = compose_scene(rng, pool, distort=distort)
         name = f"{split}/{image_id:05d}.png"
         Image.fromarray(scene.image).save(out / name, compress_level=1)
         height, width = scene.image.shape[:2]
@@ -34,7 +36,8 @@ def write_split(out: Path, split: str, pool: DigitPool, count: int, seed: int) -
 
 
 def build_dataset(out: Path, train_images: int, test_images: int, seed: int) -> None:
-    """Train and test scenes whose digits come from disjoint UCI samples."""
+    """Train and test scenes whose digits come from disjoint UCI samples; the training
+    digits are also slightly rotated and sheared, so no glyph repeats exactly."""
     train_pool, test_pool = split_digits(test_fraction=0.25, seed=seed)
-    write_split(out, "train", train_pool, train_images, seed + 1)
+    write_split(out, "train", train_pool, train_images, seed + 1, distort=True)
     write_split(out, "test", test_pool, test_images, seed + 2)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 from sklearn.datasets import load_digits
 
 
@@ -30,8 +30,29 @@ def split_digits(test_fraction: float, seed: int) -> tuple[DigitPool, DigitPool]
     )
 
 
-def render_alpha(glyph: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Upscale an 8x8 glyph to (height, width) ink coverage in [0, 1]."""
+def render_alpha(
+    glyph: np.ndarray, height: int, width: int, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Upscale an 8x8 glyph to (height, width) ink coverage in [0, 1].
+
+    With `rng`, the glyph is also rotated (up to 12 degrees) and sheared (up to 0.25) about
+    its centre, and its strokes thickened or thinned at random: new shapes from the same
+    handwriting, as MNIST-style augmentation does.
+    """
     image = Image.fromarray((glyph * 255).astype(np.uint8))
     resized = image.resize((width, height), Image.Resampling.BILINEAR)
+    if rng is not None:
+        angle, shear = np.deg2rad(rng.uniform(-12, 12)), rng.uniform(-0.25, 0.25)
+        cos, sin = np.cos(angle), np.sin(angle)
+        a, b, d, e = cos, -sin + shear * cos, sin, cos + shear * sin  # output -> input
+        cx, cy = width / 2, height / 2
+        coefficients = (a, b, cx - a * cx - b * cy, d, e, cy - d * cx - e * cy)
+        resized = resized.transform(
+            resized.size, Image.Transform.AFFINE, coefficients, Image.Resampling.BILINEAR
+        )
+        stroke = rng.integers(3) if height >= 24 else 0
+        if stroke:
+            resized = resized.filter(
+                (ImageFilter.MaxFilter if stroke == 1 else ImageFilter.MinFilter)(3)
+            )
     return np.asarray(resized, np.float32) / 255.0

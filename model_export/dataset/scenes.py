@@ -52,21 +52,26 @@ def compose_scene(
     max_side: int = 1024,
     min_digit: int = 16,
     max_digit: int = 96,
+    distort: bool = False,
 ) -> Scene:
-    """One scene with 1 to 12 non-overlapping digits of `pool`."""
+    """One scene with 1 to 12 non-overlapping digits of `pool`, rotated and sheared a
+    little when `distort` (training scenes)."""
     height, width = (int(v) for v in rng.integers(min_side, max_side + 1, size=2))
     canvas = random_background(rng, height, width)
     count = int(rng.integers(1, min(12, height * width // 12000 + 2) + 1))
     digits: list[PlacedDigit] = []
     for _ in range(count):
-        digit_h = int(rng.integers(min_digit, max_digit + 1))
+        if distort:  # training scenes: log-uniform heights, so small digits are common too
+            digit_h = round(float(np.exp(rng.uniform(np.log(min_digit), np.log(max_digit)))))
+        else:
+            digit_h = int(rng.integers(min_digit, max_digit + 1))
         digit_w = max(round(digit_h * rng.uniform(0.6, 1.0)), 8)
         spot = free_spot(rng, [d.box for d in digits], (digit_h, digit_w), (height, width))
         if spot is None:
             continue
         top, left = spot
         index = int(rng.integers(len(pool.labels)))
-        alpha = render_alpha(pool.glyphs[index], digit_h, digit_w)
+        alpha = render_alpha(pool.glyphs[index], digit_h, digit_w, rng if distort else None)
         region = canvas[top : top + digit_h, left : left + digit_w]
         colour = contrasting_colour(rng, region)
         region[:] = region * (1 - alpha[..., None]) + colour * alpha[..., None]

@@ -8,10 +8,12 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from model_export.layers import RoiPooling, SuperpixelPooling
 from model_export.onnx_export.graph import IR_VERSION, OPSET, Graph
 from model_export.onnx_export.layer_lowering import LoweringOptions, lower
 
 STANDARD_DOMAINS = {"", "ai.onnx"}
+NCHW_TO_NHWC, NHWC_TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 INPUTS: dict[str, tuple[int, list[str | int]]] = {
     "image": (onnx.TensorProto.UINT8, ["batch", "height", "width", 3]),
     "rois": (onnx.TensorProto.FLOAT, ["rois", 5]),
@@ -21,8 +23,10 @@ OUTPUTS: dict[str, list[str | int]] = {
     "roi_scores": ["rois", "classes"],
     "superpixel_scores": ["batch", "superpixels", "classes"],
 }
-# Image-shaped tensors produced by these layers are NCHW inside the graph.
+# Image-shaped tensors are NCHW where ONNX wants them so, NHWC (Keras' order) elsewhere.
 NCHW_PRODUCERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.Rescaling)
+NCHW_CONSUMERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, RoiPooling, SuperpixelPooling)
+NHWC_CONSUMERS = (keras.layers.Flatten, keras.layers.Dense)
 
 
 class ExportError(RuntimeError):
@@ -40,10 +44,14 @@ def to_onnx(
             if not all(id(t) in names for t in node.input_tensors) or not node.input_tensors:
                 continue
             inputs = [names[id(t)] for t in node.input_tensors]
-            if isinstance(layer, keras.layers.Flatten | keras.layers.Dense):
+            if isinstance(layer, NHWC_CONSUMERS):
                 inputs = [
-                    g.op("Transpose", x, perm=[0, 2, 3, 1]) if x in nchw else x for x in inputs
+                    g.op("Transpose", x, perm=NCHW_TO_NHWC) if x in nchw else x for x in inputs
                 ]
+            elif isinstance(layer, NCHW_CONSUMERS):
+                # The first input is the image-shaped one (rois and ids pass as they are).
+                x = inputs[0]
+                inputs[0] = x if x in nchw else g.op("Transpose", x, perm=NHWC_TO_NCHW)
             # Each layer's output is named after the layer (onnxruntime drops the Identity).
             suffix = f"_{call}" if call else ""
             output = g.op("Identity", lower(g, layer, inputs, options), name=layer.name + suffix)

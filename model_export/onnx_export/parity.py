@@ -29,39 +29,42 @@ class Parity:
         return scores_ok and self.pooled_diff_onnx == 0.0 and self.pooled_diff_keras == 0.0
 
 
-def _roi_layer(model: keras.Model) -> RoiPooling:
-    return next(layer for layer in model.layers if isinstance(layer, RoiPooling))
+def _roi_layers(model: keras.Model) -> list[RoiPooling]:
+    return [layer for layer in model.layers if isinstance(layer, RoiPooling)]
 
 
-def _session_with_pooling_outputs(path: Path, features: str, pooled: str) -> ort.InferenceSession:
+def _session_with_outputs(path: Path, names: list[str]) -> ort.InferenceSession:
     proto = onnx.load(str(path))
-    for name in (features, pooled):
+    for name in names:
         proto.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
 def check_parity(model: keras.Model, onnx_path: Path, inputs: list[np.ndarray]) -> Parity:
-    layer = _roi_layer(model)
-    features_tensor = layer._inbound_nodes[0].input_tensors[0]
-    features_name = features_tensor._keras_history.operation.name
-    session = _session_with_pooling_outputs(onnx_path, features_name, layer.name)
+    """Scores of Keras against ONNX, and every RoI layer of both against the reference."""
+    layers = _roi_layers(model)
+    feature_tensors = [layer._inbound_nodes[0].input_tensors[0] for layer in layers]
+    feature_names = [t._keras_history.operation.name for t in feature_tensors]
+    session = _session_with_outputs(onnx_path, feature_names + [la.name for la in layers])
     expected = model(inputs, training=False)
     got = onnx_outputs(session, inputs)
     diffs = {n: float(np.max(np.abs(np.asarray(expected[n]) - got[n]), initial=0)) for n in OUTPUTS}
-    onnx_features, onnx_pooled = session.run([features_name, layer.name], _feed(inputs))
-    onnx_features = onnx_features.transpose(0, 2, 3, 1)  # the graph keeps NCHW
-    probe = keras.Model(model.inputs, [features_tensor, layer.output])
-    keras_features, keras_pooled = (np.asarray(t) for t in probe(inputs, training=False))
+    onnx_tensors = session.run(feature_names + [la.name for la in layers], _feed(inputs))
+    probe = keras.Model(model.inputs, feature_tensors + [la.output for la in layers])
+    keras_tensors = [np.asarray(t) for t in probe(inputs, training=False)]
 
-    def pooled_diff(features: np.ndarray, pooled: np.ndarray) -> float:
-        ref = reference.roi_pool(features, inputs[1], layer.pooled_size, layer.spatial_scale)
-        return float(np.max(np.abs(ref - pooled), initial=0))
+    def pooled_diff(tensors: list[np.ndarray], nchw_features: bool) -> float:
+        worst = 0.0
+        for i, layer in enumerate(layers):
+            features, pooled = tensors[i], tensors[len(layers) + i]
+            if nchw_features:  # the ONNX graph keeps image tensors NCHW
+                features = features.transpose(0, 2, 3, 1)
+            ref = reference.roi_pool(features, inputs[1], layer.pooled_size, layer.spatial_scale)
+            worst = max(worst, float(np.max(np.abs(ref - pooled), initial=0)))
+        return worst
 
     return Parity(
-        len(inputs[0]),
-        diffs,
-        pooled_diff(onnx_features, onnx_pooled),
-        pooled_diff(keras_features, keras_pooled),
+        len(inputs[0]), diffs, pooled_diff(onnx_tensors, True), pooled_diff(keras_tensors, False)
     )
 
 

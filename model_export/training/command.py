@@ -29,11 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-annotations", default="instances_test.json")
     parser.add_argument("--out", type=Path, default=Path("models/region_classifier.keras"))
     parser.add_argument("--card", type=Path, default=Path("models/MODEL_CARD.md"))
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=11)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--limit", type=int, default=None, help="use at most this many images")
     parser.add_argument("--superpixel-eval-images", type=int, default=100)
     parser.add_argument("--widths", type=int, nargs=3, default=ModelSpec.widths)
+    parser.add_argument("--head-width", type=int, default=ModelSpec.head_width)
     parser.add_argument("--embedding", type=int, default=ModelSpec.embedding)
     parser.add_argument("--seed", type=int, default=0)
 
@@ -48,7 +49,12 @@ def run(args: argparse.Namespace) -> None:
     test_set = load_coco(args.data / args.test_annotations, args.data)
     train_images = train_set.images[: args.limit] if args.limit else train_set.images
     samples = build_samples(train_images, args.seed)
-    spec = ModelSpec(("background", *train_set.categories), tuple(args.widths), args.embedding)
+    spec = ModelSpec(
+        classes=("background", *train_set.categories),
+        widths=tuple(args.widths),
+        head_width=args.head_width,
+        embedding=args.embedding,
+    )
     model = build_region_classifier(spec)
     train(model, samples, args.epochs, args.batch_size, args.seed)
     test_images = test_set.images[: args.limit] if args.limit else test_set.images

@@ -12,6 +12,7 @@ from model_export.training.boxes import boxes_to_rois
 from model_export.training.samples import Samples
 
 SUPERPIXEL_LOSS_WEIGHT = 0.5
+LABEL_SMOOTHING = 0.1
 
 
 def batch_inputs(
@@ -37,12 +38,14 @@ def make_train_step(
     model: keras.Model, optimizer: keras.optimizers.Optimizer
 ) -> tf.types.experimental.PolymorphicFunction:
     cross_entropy = keras.losses.SparseCategoricalCrossentropy()
+    smoothed = keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING)
 
     @tf.function(reduce_retracing=True)
     def step(inputs: list, roi_labels: tf.Tensor, sp_labels: tf.Tensor) -> tuple:
         with tf.GradientTape() as tape:
             out = model(inputs, training=True)
-            roi_loss = cross_entropy(roi_labels, out["roi_scores"])
+            roi_scores = out["roi_scores"]
+            roi_loss = smoothed(tf.one_hot(roi_labels, tf.shape(roi_scores)[1]), roi_scores)
             sp_scores = out["superpixel_scores"]
             sp_labels = sp_labels[:, : tf.shape(sp_scores)[1]]
             present = sp_labels >= 0

@@ -2,6 +2,8 @@
 
 import io
 import json
+import struct
+import zlib
 
 import httpx
 import numpy as np
@@ -27,18 +29,15 @@ def post(client: TestClient, image: bytes = GOOD, **fields: str) -> httpx.Respon
 
 
 def huge_png_header() -> bytes:
-    """A valid PNG signature and IHDR claiming 40000x40000, with no pixel data."""
-    import struct
-    import zlib
+    """A tiny PNG whose header claims 40000x40000 pixels: a decompression bomb's shape."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     ihdr = struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", len(ihdr))
-        + chunk
-        + struct.pack(">I", zlib.crc32(chunk))
-    )
+    idat = chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")
 
 
 def truncated_jpeg() -> bytes:

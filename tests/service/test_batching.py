@@ -55,8 +55,10 @@ def test_full_queue_is_refused_with_overloaded() -> None:
         batcher = MicroBatcher(fake.run, max_batch_size=1, delay_s=0.0, queue_size=2)
         batcher.start()
         fake.gate.clear()
-        waiting = [asyncio.create_task(batcher.submit(item(v), 5)) for v in range(3)]
-        await asyncio.sleep(0.05)  # one running, two queued: the queue is full
+        waiting = [asyncio.create_task(batcher.submit(item(0), 5))]
+        await asyncio.sleep(0.05)  # the worker has taken it and is running it
+        waiting += [asyncio.create_task(batcher.submit(item(v), 5)) for v in (1, 2)]
+        await asyncio.sleep(0.05)  # two queued: the queue is full
         with pytest.raises(Overloaded, match="queue is full"):
             await batcher.submit(item(9), 5)
         fake.gate.set()

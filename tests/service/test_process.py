@@ -1,6 +1,7 @@
 """`python -m service` as a real process: start, ready, serve, metrics, stop; and bad starts."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -57,7 +58,11 @@ def test_real_process_serves_and_stops() -> None:
         assert httpx.get(f"{base}/v1/model", timeout=5).json()["provider"] == "CPUExecutionProvider"
     finally:
         process.terminate()
-        assert process.wait(timeout=30) == 0
+        code = process.wait(timeout=30)
+    log = process.stdout.read().decode()  # type: ignore[union-attr]
+    # uvicorn drains, runs the lifespan shutdown, then re-raises SIGTERM as its exit status.
+    assert "Application shutdown complete" in log, log
+    assert code in (0, -signal.SIGTERM), log
 
 
 def run_service(model_path: Path) -> subprocess.CompletedProcess[str]:
@@ -88,3 +93,13 @@ def test_invalid_model_exits_with_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{broken}: onnxruntime cannot load it" in lines[0]
+
+
+def test_service_never_imports_tensorflow_or_keras() -> None:
+    code = (
+        "import sys, service.__main__, service.app, service.pipeline; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -20,7 +20,7 @@ METADATA = {"name": "tiny", "classes": list(CLASSES)}
 @pytest.fixture(scope="module")
 def model() -> keras.Model:
     keras.utils.set_random_seed(1)
-    return build_region_classifier(ModelSpec(CLASSES, widths=(4, 8, 8), embedding=16))
+    return build_region_classifier(ModelSpec(CLASSES, widths=(4, 8, 8), head_width=4, embedding=16))
 
 
 @pytest.fixture(scope="module")

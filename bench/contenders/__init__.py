@@ -1,0 +1,1 @@
+"""Servers RegionServe is compared with, each doing the same decode, preparation and regions."""
