@@ -1,6 +1,7 @@
-"""Superpixel pooling lowered to ScatterElements with a reduction (CUDA has kernels for it).
+"""Superpixel pooling lowered to ScatterND with a reduction (CUDA has kernels for it).
 
-No Unique, no one-hot: memory is (B * S + 1) * C plus the input.
+ScatterND adds (or maxes) whole C-channel rows per pixel: no Unique, no one-hot, no index
+tensor as large as the features; memory is (B * S + 1) * C plus the input.
 """
 
 import numpy as np
@@ -20,33 +21,22 @@ def superpixel_pool(g: Graph, nhwc: str, superpixels: str, mode: str) -> str:
     flat_ids = g.op("Reshape", ids, g.i64(-1))
     largest = g.op("ReduceMax", g.op("Concat", flat_ids, g.i64(-1), axis=0), keepdims=0)
     count = g.op("Add", largest, g.const(np.int64(1)))  # S >= 0
-    image = g.op(
-        "Reshape", g.op("Range", g.const(np.int64(0)), batch, g.const(np.int64(1))), g.i64(-1, 1, 1)
-    )
-    dump = g.op("Mul", batch, count)  # one extra segment for ignored pixels
-    segment = g.op(
-        "Where",
-        g.op("GreaterOrEqual", ids, g.const(np.int64(0))),
-        g.op("Add", g.op("Mul", image, count), ids),
-        dump,
-    )
-    segment = g.op("Reshape", segment, g.i64(-1))
-    segments = g.unsqueeze(g.op("Add", dump, g.const(np.int64(1))), 0)
+    zero, one = g.const(np.int64(0)), g.const(np.int64(1))
+    image = g.op("Reshape", g.op("Range", zero, batch, one), g.i64(-1, 1, 1))
+    segment = g.op("Reshape", g.op("Add", g.op("Mul", image, count), ids), g.i64(-1))
     values = g.op("Reshape", nhwc, g.op("Concat", g.i64(-1), g.unsqueeze(channels, 0), axis=0))
-    pixels = g.op("Shape", segment)
+    # Ignored pixels are dropped first, so a map of -1 (boxes only) costs nothing.
+    kept = g.op("GreaterOrEqual", flat_ids, zero)
+    segment = g.op("Compress", segment, kept, axis=0)
+    values = g.op("Compress", values, kept, axis=0)
 
-    ones = g.op("ConstantOfShape", pixels, value=_scalar(1.0))
-    members = g.op(
-        "ScatterElements",
-        g.op("ConstantOfShape", segments, value=_scalar(0.0)),
-        segment,
-        ones,
-        axis=0,
-        reduction="add",
-    )
+    segments = g.unsqueeze(g.op("Mul", batch, count), 0)
+    ones = g.op("ConstantOfShape", g.op("Shape", segment), value=_scalar(1.0))
+    empty = g.op("ConstantOfShape", segments, value=_scalar(0.0))
+    members = g.op("ScatterElements", empty, segment, ones, axis=0, reduction="add")
+    members = g.unsqueeze(members, 1)
     table_shape = g.op("Concat", segments, g.unsqueeze(channels, 0), axis=0)
     indices = g.op("Expand", g.unsqueeze(segment, 1), g.op("Shape", values))
-    members = g.unsqueeze(members, 1)
     if mode == "average":
         zeros = g.op("ConstantOfShape", table_shape, value=_scalar(0.0))
         total = g.op("ScatterElements", zeros, indices, values, axis=0, reduction="add")
@@ -56,11 +46,10 @@ def superpixel_pool(g: Graph, nhwc: str, superpixels: str, mode: str) -> str:
         pooled = g.op("ScatterElements", lowest, indices, values, axis=0, reduction="max")
         filled = g.op("Greater", members, g.const(np.float32(0.0)))
         pooled = g.op("Where", filled, pooled, g.const(np.float32(0.0)))
-    kept = g.slice(pooled, 0, -1, 0)
     out_shape = g.op(
         "Concat", g.unsqueeze(batch, 0), g.unsqueeze(count, 0), g.unsqueeze(channels, 0), axis=0
     )
-    return g.op("Reshape", kept, out_shape, allowzero=1)  # S may be 0
+    return g.op("Reshape", pooled, out_shape, allowzero=1)  # S may be 0
 
 
 def _scalar(value: float) -> onnx.TensorProto:

@@ -50,7 +50,7 @@ def test_graph_is_standard_with_metadata_and_dynamic_axes(
     assert {n.domain for n in proto.graph.node} <= {"", "ai.onnx"}
     ops = {n.op_type for n in proto.graph.node}
     assert ops.isdisjoint({"Unique", "MaxRoiPool", "OneHot"})
-    assert "ScatterElements" in ops
+    assert "ScatterElements" in ops and "ScatterND" not in ops
     props = {p.key: p.value for p in proto.metadata_props}
     assert props["classes"] == '["background", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]'
     assert props["roi_lowering"] == "decomposed"
