@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import compare, roi_pooling, service_latency, superpixel_pooling, whole_model
+from bench import compare, gpu, roi_pooling, service_latency, superpixel_pooling, whole_model
 
 BENCHMARKS = {
     "roi": roi_pooling,
@@ -10,6 +10,7 @@ BENCHMARKS = {
     "model": whole_model,
     "service": service_latency,
     "compare": compare,
+    "gpu": gpu,
 }
 
 

@@ -30,8 +30,8 @@ class Workload:
 def workloads() -> list[Workload]:
     boxed: list[Request] = [(i, b) for i, b in request_images(count=8, side=512, boxes=32)]
     return [
-        Workload("512x512, 32 boxes", boxed, {1: 16, 8: 48, 32: 96}),
-        Workload("512x512, proposals", [(i, None) for i, _ in boxed[:4]], {1: 6, 8: 16, 32: 32}),
+        Workload("512x512, 32 boxes", boxed, {1: 12, 8: 32, 32: 64}),
+        Workload("512x512, proposals", [(i, None) for i, _ in boxed[:4]], {1: 3, 8: 8, 32: 32}),
     ]
 
 

@@ -21,8 +21,8 @@ ROOT = Path(__file__).parents[1]
 class LoadResult:
     p50_ms: float
     p99_ms: float
-    throughput: float  # requests per second
-    errors: int
+    throughput: float  # successful responses per second
+    errors: int  # responses other than 200 (their latencies are left out)
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,33 @@ async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: 
                 response = await client.post(
                     url, files=payload.files, data=payload.data, json=payload.json
                 )
-                latencies.append((time.perf_counter() - start) * 1e3)
-                errors += response.status_code != 200
+                if response.status_code == 200:
+                    latencies.append((time.perf_counter() - start) * 1e3)
+                else:
+                    errors += 1
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - start
-    latencies.sort()
+    latencies = sorted(latencies) or [float("nan")]
     return LoadResult(
         statistics.median(latencies),
         latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        count / wall,
+        (count - errors) / wall,
         errors,
     )
+
+
+def _process_tree(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return [pid, *(p for child in children for p in _process_tree(child))]
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(s for s in status if s.startswith("VmRSS:")).split()[1])
 
 
 def run_load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
@@ -106,9 +120,8 @@ class Server:
         raise RuntimeError("server not ready in time")
 
     def rss_mib(self) -> float:
-        with open(f"/proc/{self.process.pid}/status") as status:
-            line = next(s for s in status if s.startswith("VmRSS:"))
-        return int(line.split()[1]) / 1024
+        """Resident memory of the server and every process it started (workers included)."""
+        return sum(_rss_kib(pid) for pid in _process_tree(self.process.pid)) / 1024
 
     def stop(self) -> None:
         self.process.terminate()

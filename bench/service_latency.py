@@ -16,19 +16,18 @@ CONCURRENCY = (1, 8, 32)
 
 def in_process_loop(requests: list[tuple[bytes, list]], count: int) -> LoadResult:
     """decode, prepare, session.run and regions, one request after another, no HTTP."""
-    from service.pipeline import Pipeline
+    from service.pipeline import prepare
     from service.predictor import Predictor
     from service.regions import box_regions
     from service.settings import Settings
 
     settings = Settings(model_path=MODEL)
     predictor = Predictor(MODEL, ["CPUExecutionProvider"])
-    prepare = Pipeline(predictor.info, None, settings).prepare  # type: ignore[arg-type]
     from service.imaging import decode_image
 
     def one(image: bytes, boxes: list) -> None:
         pixels = decode_image(image, settings.max_image_pixels)
-        prepared = prepare(pixels, "boxes", boxes)
+        prepared = prepare(predictor.info, settings, pixels, "boxes", boxes)
         scores = predictor.run([prepared.item])[0]
         box_regions(predictor.info, prepared.boxes, scores.rois, 3)
 

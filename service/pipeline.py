@@ -54,7 +54,7 @@ def choose_mode(request: RegionRequest, top_k_limit: int) -> str:
 class Pipeline:
     def __init__(self, info: ModelInfo, batcher: MicroBatcher, settings: Settings) -> None:
         self.info, self.batcher, self.settings = info, batcher, settings
-        self.rule = ProposalFilter(settings.score_threshold, settings.nms_iou)
+        self.rule = proposal_filter(settings)
 
     async def classify(self, request: RegionRequest) -> dict[str, Any]:
         start = time.perf_counter()
@@ -94,31 +94,39 @@ class Pipeline:
         }
 
     def prepare(self, pixels: np.ndarray, mode: str, raw_boxes: Any) -> Prepared:
-        """Working image and the model's rois or superpixels for one request (CPU-bound)."""
-        height, width = pixels.shape[:2]
-        work, scale = working_image(pixels, self.info.max_image_side)
-        no_masks: list[tuple[list[float], dict]] = []
-        empty = np.zeros(0, int)
-        if mode == "boxes":
-            boxes = box_tools.parse_boxes(raw_boxes, width, height, self.settings.max_boxes)
-            item = PreparedImage(work, box_tools.to_rois(boxes, scale), None)
-            return Prepared(item, boxes, no_masks, empty)
-        if mode == "proposals":
-            s = self.settings
-            found = selective_search(work, s.proposal_side, s.max_proposals, s.min_proposal_side)
-            boxes = np.clip(found / scale, 0, [width, height, width, height])
-            return Prepared(
-                PreparedImage(work, box_tools.to_rois(found, 1.0), None), boxes, no_masks, empty
-            )
-        area = self.settings.superpixel_area or self.info.superpixel_area
-        ids = superpixels.slic_superpixels(
-            work, area, self.info.superpixel_compactness, self.settings.max_superpixels
-        )
-        grid = superpixels.feature_grid(ids, self.info.stride)
-        full_ids = ids if scale == 1.0 else _resize_ids(ids, width, height)
-        seen = np.unique(grid)
-        item = PreparedImage(work, np.zeros((0, 4), np.float32), grid)
-        return Prepared(item, np.zeros((0, 4)), superpixels.regions(full_ids), seen)
+        return prepare(self.info, self.settings, pixels, mode, raw_boxes)
+
+
+def prepare(
+    info: ModelInfo, settings: Settings, pixels: np.ndarray, mode: str, raw_boxes: Any
+) -> Prepared:
+    """Working image and the model's rois or superpixels for one request (CPU-bound)."""
+    height, width = pixels.shape[:2]
+    work, scale = working_image(pixels, info.max_image_side)
+    no_masks: list[tuple[list[float], dict]] = []
+    empty = np.zeros(0, int)
+    if mode == "boxes":
+        boxes = box_tools.parse_boxes(raw_boxes, width, height, settings.max_boxes)
+        item = PreparedImage(work, box_tools.to_rois(boxes, scale), None)
+        return Prepared(item, boxes, no_masks, empty)
+    if mode == "proposals":
+        s = settings
+        found = selective_search(work, s.proposal_side, s.max_proposals, s.min_proposal_side)
+        boxes = np.clip(found / scale, 0, [width, height, width, height])
+        item = PreparedImage(work, box_tools.to_rois(found, 1.0), None)
+        return Prepared(item, boxes, no_masks, empty)
+    area = settings.superpixel_area or info.superpixel_area
+    ids = superpixels.slic_superpixels(
+        work, area, info.superpixel_compactness, settings.max_superpixels
+    )
+    grid = superpixels.feature_grid(ids, info.stride)
+    full_ids = ids if scale == 1.0 else _resize_ids(ids, width, height)
+    item = PreparedImage(work, np.zeros((0, 4), np.float32), grid)
+    return Prepared(item, np.zeros((0, 4)), superpixels.regions(full_ids), np.unique(grid))
+
+
+def proposal_filter(settings: Settings) -> ProposalFilter:
+    return ProposalFilter(settings.score_threshold, settings.nms_iou)
 
 
 def _resize_ids(ids: np.ndarray, width: int, height: int) -> np.ndarray:

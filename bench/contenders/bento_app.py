@@ -35,7 +35,7 @@ class RegionClassifier:
             self.work.prepared(base64.b64decode(q.image), json.dumps(q.boxes) if q.boxes else None)
             for q in requests
         ]
-        scores = self.predictor.run([p.item for _, p in prepared])  # type: ignore[attr-defined]
+        scores = self.predictor.run([p.item for _, p in prepared])
         return [
             self.work.regions(mode, p, s) for (mode, p), s in zip(prepared, scores, strict=True)
         ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.load import Payload, Server, free_port, regionserve
 
 BENTO_PYTHON = Path(".venv-bench/bin/python")
+BENTO_INSTALLED = Path(".venv-bench/.installed")  # written by `make bench` once it installs
 
 
 def keras_direct() -> Server:
@@ -70,6 +71,6 @@ CONTENDERS: dict[str, Contender] = {
 
 def available() -> list[str]:
     names = [n for n in CONTENDERS if n != "BentoML (adaptive batching)"]
-    if BENTO_PYTHON.exists():
+    if BENTO_INSTALLED.exists():
         names.append("BentoML (adaptive batching)")
     return names

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnx
+import onnxruntime as ort
 
 from service.imaging import decode_image
 from service.model_info import ModelInfo
-from service.pipeline import Pipeline
+from service.pipeline import Prepared, prepare, proposal_filter
 from service.predictor import PreparedImage, Scores
 from service.regions import box_regions, proposal_regions
 from service.settings import Settings
@@ -21,10 +21,8 @@ ONNX_PATH = Path("models/region_classifier.onnx")
 
 
 def model_info() -> ModelInfo:
-    props = {
-        p.key: p.value for p in onnx.load(str(ONNX_PATH), load_external_data=False).metadata_props
-    }
-    return ModelInfo.from_metadata(str(ONNX_PATH), props)
+    meta = ort.InferenceSession(str(ONNX_PATH), providers=["CPUExecutionProvider"]).get_modelmeta()
+    return ModelInfo.from_metadata(str(ONNX_PATH), meta.custom_metadata_map)
 
 
 class RequestWork:
@@ -33,26 +31,27 @@ class RequestWork:
     def __init__(self, run: Callable[[list[PreparedImage]], list[Scores]]) -> None:
         self.settings = Settings(model_path=ONNX_PATH)
         self.info = model_info()
-        self.prepare = Pipeline(self.info, None, self.settings).prepare  # type: ignore[arg-type]
+        self.rule = proposal_filter(self.settings)
         self.run = run
 
-    def prepared(self, image: bytes, boxes: str | None) -> tuple[str, object]:
+    def prepared(self, image: bytes, boxes: str | None) -> tuple[str, Prepared]:
         mode = "boxes" if boxes else "proposals"
         pixels = decode_image(image, self.settings.max_image_pixels)
-        return mode, self.prepare(pixels, mode, json.loads(boxes) if boxes else None)
+        return mode, prepare(
+            self.info, self.settings, pixels, mode, json.loads(boxes) if boxes else None
+        )
 
-    def regions(self, mode: str, prepared: object, scores: Scores) -> dict:
+    def regions(self, mode: str, prepared: Prepared, scores: Scores) -> dict:
         p = prepared
         if mode == "boxes":
-            regions = box_regions(self.info, p.boxes, scores.rois, 3)  # type: ignore[attr-defined]
+            regions = box_regions(self.info, p.boxes, scores.rois, 3)
         else:
-            rule = Pipeline(self.info, None, self.settings).rule  # type: ignore[arg-type]
-            regions = proposal_regions(self.info, p.boxes, scores.rois, 3, rule)  # type: ignore[attr-defined]
+            regions = proposal_regions(self.info, p.boxes, scores.rois, 3, self.rule)
         return {"mode": mode, "regions": regions}
 
     def handle(self, image: bytes, boxes: str | None) -> dict:
         mode, prepared = self.prepared(image, boxes)
-        scores = self.run([prepared.item])[0]  # type: ignore[attr-defined]
+        scores = self.run([prepared.item])[0]
         return self.regions(mode, prepared, scores)
 
 
