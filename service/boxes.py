@@ -23,7 +23,7 @@ def parse_boxes(raw: Any, width: int, height: int, max_boxes: int) -> np.ndarray
         if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
             raise InvalidValue(f"box {i} has a non-finite coordinate")
         if x2 <= x1 or y2 <= y1:
-            raise InvalidValue(f"box {i} needs x2 > x1 and y2 > y1, got {[x1, y1, x2, y2]}")
+            raise InvalidValue(f"box {i} needs x2 > x1 and y2 > y1, got {raw[i]}")
         if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
             raise InvalidValue(f"box {i} lies entirely outside the {width}x{height} image")
     return np.clip(boxes, 0, [width, height, width, height])

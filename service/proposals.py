@@ -19,7 +19,9 @@ def selective_search(pixels: np.ndarray, side: int, max_count: int, min_side: in
     sides = boxes[:, 2:] - boxes[:, :2]
     keep = (sides.min(axis=1) >= min_side) & (sides[:, 0] < width) & (sides[:, 1] < height)
     boxes = np.clip(boxes[keep], 0, [width, height, width, height])
-    return np.unique(np.rint(boxes), axis=0)[:max_count]
+    rounded = np.rint(boxes)
+    _, first = np.unique(rounded, axis=0, return_index=True)  # drop repeats, keep the ranking
+    return rounded[np.sort(first)][:max_count]
 
 
 def classwise_nms(
