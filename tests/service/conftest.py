@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from model_export.dataset.digits import split_digits
-from model_export.dataset.scenes import Scene, compose_scene
+from model_export.dataset.scenes import Scene
+from model_export.scene_inputs import held_out_scenes
 from service.app import create_app
 from service.settings import Settings
 
@@ -45,6 +45,4 @@ def png_bytes(pixels: np.ndarray, **save: object) -> bytes:
 
 def fresh_scenes(count: int, seed: int, max_side: int = 512) -> list[Scene]:
     """Scenes of held-out digits the model never trained on."""
-    _, test_pool = split_digits(test_fraction=0.25, seed=0)
-    rng = np.random.default_rng(seed)
-    return [compose_scene(rng, test_pool, max_side=max_side) for _ in range(count)]
+    return held_out_scenes(count, seed, max_side)
