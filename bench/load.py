@@ -27,11 +27,23 @@ class LoadResult:
 
 @dataclass(frozen=True)
 class Payload:
-    """One request body: multipart (files and data) or JSON."""
+    """One request body, encoded once before the run, so that no contender's latency includes
+    the load generator building a body (as with wrk or hey, which replay prepared bodies)."""
 
-    files: dict[str, tuple[str, bytes]] | None = None
-    data: dict[str, str] | None = None
-    json: dict | None = None
+    body: bytes
+    content_type: str
+
+    @classmethod
+    def multipart(cls, files: dict[str, tuple[str, bytes]], data: dict[str, str]) -> "Payload":
+        return cls._encoded(httpx.Request("POST", "http://x", files=files, data=data))
+
+    @classmethod
+    def json(cls, document: dict) -> "Payload":
+        return cls._encoded(httpx.Request("POST", "http://x", json=document))
+
+    @classmethod
+    def _encoded(cls, request: httpx.Request) -> "Payload":
+        return cls(request.read(), request.headers["content-type"])
 
 
 async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
@@ -47,7 +59,7 @@ async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: 
                 next_index += 1
                 start = time.perf_counter()
                 response = await client.post(
-                    url, files=payload.files, data=payload.data, json=payload.json
+                    url, content=payload.body, headers={"content-type": payload.content_type}
                 )
                 if response.status_code == 200:
                     latencies.append((time.perf_counter() - start) * 1e3)

@@ -49,7 +49,8 @@ def in_process_loop(requests: list[tuple[bytes, list]], count: int) -> LoadResul
 def main(count_per_client: int = 12) -> None:
     requests = request_images(count=16, side=512, boxes=32)
     payloads = [
-        Payload({"image": ("x.png", image)}, {"boxes": json.dumps(b)}) for image, b in requests
+        Payload.multipart({"image": ("x.png", image)}, {"boxes": json.dumps(b)})
+        for image, b in requests
     ]
     baseline = in_process_loop(requests, 60)
     rows = [["in-process loop", "1", *_cells(baseline, baseline)]]

@@ -4,6 +4,7 @@
 """
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -13,16 +14,13 @@ def c_round(value: np.float32) -> int:
     return int(math.copysign(math.floor(abs(float(value)) + 0.5), float(value)))
 
 
-def roi_pool(
-    features: np.ndarray, rois: np.ndarray, pooled_size: tuple[int, int], spatial_scale: float
-) -> np.ndarray:
-    """(B, H, W, C) features, (R, 5) rois -> (R, PH, PW, C) float32."""
-    _, height, width, channels = features.shape
+def roi_bins(
+    rois: np.ndarray, pooled_size: tuple[int, int], spatial_scale: float, height: int, width: int
+) -> Iterator[tuple[int, int, int, slice, slice]]:
+    """(roi, ph, pw, rows, cols) of every non-empty bin, by Caffe's formula."""
     ph_count, pw_count = pooled_size
     scale = np.float32(spatial_scale)
-    out = np.zeros((len(rois), ph_count, pw_count, channels), np.float32)
     for r, roi in enumerate(np.asarray(rois, np.float32)):
-        b = int(roi[0])
         x1, y1, x2, y2 = (c_round(np.float32(v * scale)) for v in roi[1:])
         roi_h, roi_w = max(y2 - y1 + 1, 1), max(x2 - x1 + 1, 1)
         bin_h = np.float32(roi_h) / np.float32(ph_count)
@@ -34,8 +32,38 @@ def roi_pool(
                 ws = min(max(math.floor(np.float32(pw) * bin_w) + x1, 0), width)
                 we = min(max(math.ceil(np.float32(pw + 1) * bin_w) + x1, 0), width)
                 if he > hs and we > ws:
-                    out[r, ph, pw] = features[b, hs:he, ws:we].max(axis=(0, 1))
+                    yield r, ph, pw, slice(hs, he), slice(ws, we)
+
+
+def roi_pool(
+    features: np.ndarray, rois: np.ndarray, pooled_size: tuple[int, int], spatial_scale: float
+) -> np.ndarray:
+    """(B, H, W, C) features, (R, 5) rois -> (R, PH, PW, C) float32; empty bins are 0."""
+    _, height, width, channels = features.shape
+    out = np.zeros((len(rois), *pooled_size, channels), np.float32)
+    for r, ph, pw, rows, cols in roi_bins(rois, pooled_size, spatial_scale, height, width):
+        out[r, ph, pw] = features[int(rois[r][0]), rows, cols].max(axis=(0, 1))
     return out
+
+
+def roi_pool_gradient(
+    features: np.ndarray,
+    rois: np.ndarray,
+    pooled_size: tuple[int, int],
+    spatial_scale: float,
+    upstream: np.ndarray,
+) -> np.ndarray:
+    """Caffe's backward: each bin's gradient goes to the first cell holding its maximum."""
+    _, height, width, channels = features.shape
+    grad = np.zeros(features.shape, np.float64)
+    for r, ph, pw, rows, cols in roi_bins(rois, pooled_size, spatial_scale, height, width):
+        b = int(rois[r][0])
+        window = features[b, rows, cols].reshape(-1, channels)
+        first = window.argmax(axis=0)  # row-major scan, first maximum wins
+        ys, xs = np.divmod(first, cols.stop - cols.start)
+        ys, xs = ys + rows.start, xs + cols.start
+        grad[b, ys, xs, np.arange(channels)] += upstream[r, ph, pw]  # one cell per channel
+    return grad.astype(np.float32)
 
 
 def superpixel_pool(features: np.ndarray, superpixels: np.ndarray, mode: str) -> np.ndarray:

@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=settings.port, help="default: REGIONSERVE_PORT")
     args = parser.parse_args()
     try:
-        predictor = Predictor(settings.model_path, settings.providers, settings.intra_op_threads)
+        predictor = Predictor.from_settings(settings)
     except ModelLoadError as error:
         print(f"regionserve: cannot start: {error}", file=sys.stderr)
         sys.exit(2)

@@ -60,11 +60,9 @@ class Pipeline:
         start = time.perf_counter()
         top_k_limit = min(self.settings.max_top_k, len(self.info.classes))
         mode = choose_mode(request, top_k_limit)
-        pixels = await run_in_threadpool(
-            decode_image, request.image, self.settings.max_image_pixels
+        pixels, prepared, decode_s = await run_in_threadpool(
+            self.decode_and_prepare, request.image, mode, request.boxes
         )
-        decoded = time.perf_counter()
-        prepared = await run_in_threadpool(self.prepare, pixels, mode, request.boxes)
         ready = time.perf_counter()
         scores = await self.batcher.submit(prepared.item, self.settings.request_timeout_s)
         inferred = time.perf_counter()
@@ -86,15 +84,21 @@ class Pipeline:
             "mode": mode,
             "regions": found,
             "timing_ms": {
-                "decode": _ms(decoded - start),
-                "prepare": _ms(ready - decoded),
+                "decode": _ms(decode_s),
+                "prepare": _ms(ready - start - decode_s),
                 "inference": _ms(inferred - ready),
                 "total": _ms(time.perf_counter() - start),
             },
         }
 
-    def prepare(self, pixels: np.ndarray, mode: str, raw_boxes: Any) -> Prepared:
-        return prepare(self.info, self.settings, pixels, mode, raw_boxes)
+    def decode_and_prepare(
+        self, image: bytes, mode: str, raw_boxes: Any
+    ) -> tuple[np.ndarray, Prepared, float]:
+        """Pixels, model input and decode seconds: one trip to a worker thread (CPU-bound)."""
+        start = time.perf_counter()
+        pixels = decode_image(image, self.settings.max_image_pixels)
+        decode_s = time.perf_counter() - start
+        return pixels, prepare(self.info, self.settings, pixels, mode, raw_boxes), decode_s
 
 
 def prepare(

@@ -7,6 +7,7 @@ import numpy as np
 import onnxruntime as ort
 
 from service.model_info import ModelInfo, ModelLoadError
+from service.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,16 @@ class Scores:
 
 
 class Predictor:
-    def __init__(self, path: Path, providers: list[str], intra_op_threads: int = 0) -> None:
+    def __init__(
+        self, path: Path, providers: list[str], intra_op_threads: int = 0, spinning: bool = False
+    ) -> None:
         if not path.is_file():
             raise ModelLoadError(f"{path}: model file not found")
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
+        # Spinning workers wait hot for the next operator: they take the CPU that decoding
+        # and HTTP need while requests overlap, so a server sharing its cores turns it off.
+        options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
         available = set(ort.get_available_providers())
         chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
         try:
@@ -39,6 +45,15 @@ class Predictor:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.info = ModelInfo.from_metadata(str(path), meta)
         self.provider = self.session.get_providers()[0]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Predictor":
+        return cls(
+            settings.model_path,
+            settings.providers,
+            settings.intra_op_threads,
+            settings.ort_spinning,
+        )
 
     def run(self, batch: list[PreparedImage]) -> list[Scores]:
         """Pad the images to one size, run once, and split the scores per image."""

@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     # Execution providers in order of preference; those onnxruntime lacks are skipped.
     providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     intra_op_threads: int = Field(0, ge=0, description="0 lets onnxruntime choose")
+    ort_spinning: bool = Field(False, description="onnxruntime workers busy-wait between ops")
 
     max_request_bytes: int = Field(20 * 2**20, ge=1)
     max_image_pixels: int = Field(40_000_000, ge=1)

@@ -42,13 +42,15 @@ Request = tuple[bytes, list | None]  # PNG bytes and boxes (None: proposals)
 
 def multipart(request: Request) -> Payload:
     image, boxes = request
-    return Payload({"image": ("x.png", image)}, {"boxes": json.dumps(boxes)} if boxes else {})
+    return Payload.multipart(
+        {"image": ("x.png", image)}, {"boxes": json.dumps(boxes)} if boxes else {}
+    )
 
 
 def bento_json(request: Request) -> Payload:
     image, boxes = request
     query = {"image": base64.b64encode(image).decode("ascii"), "boxes": boxes}
-    return Payload(json={"requests": [query]})
+    return Payload.json({"requests": [query]})
 
 
 @dataclass(frozen=True)

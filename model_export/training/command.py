@@ -10,6 +10,7 @@ import keras
 from model_export.dataset.build import build_dataset
 from model_export.dataset.coco import load_coco
 from model_export.model import ModelSpec, build_region_classifier
+from model_export.training.augment import Augmentation
 from model_export.training.evaluate import evaluate
 from model_export.training.loop import train
 from model_export.training.record import TrainingRecord, model_card
@@ -37,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head-width", type=int, default=ModelSpec.head_width)
     parser.add_argument("--embedding", type=int, default=ModelSpec.embedding)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="warp, recolour and re-draw rois of every crop each epoch (default: on)",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -56,7 +63,8 @@ def run(args: argparse.Namespace) -> None:
         embedding=args.embedding,
     )
     model = build_region_classifier(spec)
-    train(model, samples, args.epochs, args.batch_size, args.seed)
+    augmentation = Augmentation() if args.augment else None
+    train(model, samples, args.epochs, args.batch_size, args.seed, augmentation)
     test_images = test_set.images[: args.limit] if args.limit else test_set.images
     metrics = evaluate(model, test_images, args.superpixel_eval_images)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,35 +2,43 @@
 
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from model_export.progress import Progress
+from model_export.training.augment import Augmentation, draw_example
 from model_export.training.boxes import boxes_to_rois
 from model_export.training.samples import Samples
 
 SUPERPIXEL_LOSS_WEIGHT = 0.5
 LABEL_SMOOTHING = 0.1
+T = TypeVar("T")
 
 
 def batch_inputs(
-    samples: Samples, index: np.ndarray
+    rng: np.random.Generator,
+    samples: Samples,
+    index: np.ndarray,
+    augmentation: Augmentation | None,
 ) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
-    """Model inputs, roi labels and superpixel labels of the crops `index`."""
-    count, per_crop = len(index), samples.boxes.shape[1]
-    image_index = np.repeat(np.arange(count), per_crop)
-    rois = boxes_to_rois(samples.boxes[index].reshape(-1, 4), image_index)
+    """Model inputs, roi labels and superpixel labels of freshly drawn crops `index`."""
+    examples = [draw_example(rng, samples, int(i), augmentation) for i in index]
+    boxes = np.concatenate([e.boxes for e in examples])
+    image_index = np.repeat(np.arange(len(examples)), [len(e.boxes) for e in examples])
     inputs = [
-        tf.constant(samples.images[index]),
-        tf.constant(rois),
-        tf.constant(samples.superpixels[index]),
+        tf.constant(np.stack([e.image for e in examples])),
+        tf.constant(boxes_to_rois(boxes, image_index)),
+        tf.constant(np.stack([e.superpixels for e in examples])),
     ]
     return (
         inputs,
-        tf.constant(samples.labels[index].reshape(-1)),
-        tf.constant(samples.superpixel_labels[index]),
+        tf.constant(np.concatenate([e.labels for e in examples])),
+        tf.constant(np.stack([e.superpixel_labels for e in examples])),
     )
 
 
@@ -61,7 +69,23 @@ def make_train_step(
     return step
 
 
-def train(model: keras.Model, samples: Samples, epochs: int, batch_size: int, seed: int) -> None:
+def prefetched(items: Iterator[T]) -> Iterator[T]:
+    """`items`, each computed on a worker thread while the caller works on the one before."""
+    with ThreadPoolExecutor(1) as worker:
+        pending = worker.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = worker.submit(next, items, None)
+            yield item
+
+
+def train(
+    model: keras.Model,
+    samples: Samples,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    augmentation: Augmentation | None,
+) -> None:
     rng = np.random.default_rng(seed)
     steps = len(samples.images) // batch_size
     schedule = keras.optimizers.schedules.CosineDecay(2e-3, max(epochs * steps, 1), alpha=0.05)
@@ -70,10 +94,12 @@ def train(model: keras.Model, samples: Samples, epochs: int, batch_size: int, se
         order = rng.permutation(len(samples.images))
         progress = Progress(f"epoch {epoch}/{epochs}", steps, every_s=30.0)
         losses, accuracies, start = [], [], time.monotonic()
-        for i in range(steps):
-            loss, accuracy = step(
-                *batch_inputs(samples, order[i * batch_size : (i + 1) * batch_size])
-            )
+        batches = (
+            batch_inputs(rng, samples, order[i * batch_size : (i + 1) * batch_size], augmentation)
+            for i in range(steps)
+        )
+        for batch in prefetched(batches):
+            loss, accuracy = step(*batch)
             losses.append(float(loss))
             accuracies.append(float(accuracy))
             progress.step(note=f"loss {np.mean(losses[-50:]):.3f}")

@@ -64,7 +64,10 @@ Superpixels are SLIC (scikit-image), labelled by the digit mask covering most of
 
 ## Training
 {record.epochs} epochs of Adam with cosine decay, seed {record.seed}, {record.seconds:.0f} s on
-{platform.machine()} with {len(os.sched_getaffinity(0))} CPU cores.
+{platform.machine()} with {len(os.sched_getaffinity(0))} CPU cores. Every epoch draws fresh rois
+for each crop (its objects, jittered copies, backgrounds) and, unless the command below says
+`--no-augment`, warps it (rotation, shear, scale), permutes, inverts and rescales its colours
+(`model_export/training/augment.py`).
 
 ## Reproduce
 ```bash

@@ -1,8 +1,10 @@
-"""Training samples: fixed-size crops around objects, with object, jittered and background rois.
+"""Training samples: fixed-size crops around objects, kept with their instance and superpixel
+maps so that every epoch can draw new geometry and new rois from them (see `augment`).
 
 Class ids: 0 is the background, category i of the dataset is class i + 1.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +12,7 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 from model_export.dataset.coco import CocoImage
-from model_export.model import PAD_VALUE, superpixel_grid
+from model_export.model import PAD_VALUE
 from model_export.progress import Progress
 from model_export.training.boxes import box_iou
 from model_export.training.superpixels import majority_labels, superpixels
@@ -19,14 +21,15 @@ CROP = 128
 ROIS_PER_CROP = 16
 MAX_POSITIVES = 8
 MAX_SUPERPIXELS = 160
+MAX_OBJECTS = 64
 
 
 @dataclass(frozen=True)
 class Samples:
     images: np.ndarray  # (N, CROP, CROP, 3) uint8
-    boxes: np.ndarray  # (N, ROIS_PER_CROP, 4) float32, exclusive ends
-    labels: np.ndarray  # (N, ROIS_PER_CROP) int32
-    superpixels: np.ndarray  # (N, CROP / STRIDE, CROP / STRIDE) int32
+    instances: np.ndarray  # (N, CROP, CROP) uint8: 0 = no object, k = object k - 1 of the crop
+    classes: np.ndarray  # (N, MAX_OBJECTS) int32: class of object k, 0 where absent
+    superpixels: np.ndarray  # (N, CROP, CROP) int16 ids, -1 = ignore
     superpixel_labels: np.ndarray  # (N, MAX_SUPERPIXELS) int32, -1 where absent
 
 
@@ -72,12 +75,16 @@ def background_boxes(rng: np.random.Generator, objects: np.ndarray, count: int) 
     return np.asarray(found, np.float32).reshape(count, 4)
 
 
-def crop_rois(rng: np.random.Generator, boxes: np.ndarray, classes: np.ndarray) -> tuple:
-    """Rois and labels for one crop given its object boxes (crop coordinates)."""
-    inside = np.all((boxes[:, :2] >= 0) & (boxes[:, 2:] <= CROP), axis=1)
+def crop_rois(
+    rng: np.random.Generator, boxes: np.ndarray, classes: np.ndarray, whole: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rois and labels for one crop given its object boxes (crop coordinates).
+
+    Objects cut by the crop's edge (`whole` False) are neither positives nor backgrounds.
+    """
     positives: list[np.ndarray] = []
     classes_of_positives: list[int] = []
-    for box, cls in zip(boxes[inside], classes[inside], strict=True):
+    for box, cls in zip(boxes[whole], classes[whole], strict=True):
         positives += [box] + [jitter(rng, box) for _ in range(3)]
         classes_of_positives += [int(cls)] * 4
     positives = positives[:MAX_POSITIVES]
@@ -90,27 +97,29 @@ def crop_rois(rng: np.random.Generator, boxes: np.ndarray, classes: np.ndarray) 
 def image_samples(rng: np.random.Generator, image: CocoImage, out: list[tuple]) -> None:
     """One crop per object of `image`, with the object inside it."""
     pixels = load_rgb(image)
-    masks = object_masks(image)
+    masks = object_masks(image)[:MAX_OBJECTS]
     height, width = max(image.height, CROP), max(image.width, CROP)
     padded = np.full((height, width, 3), PAD_VALUE, np.uint8)
     padded[: image.height, : image.width] = pixels
-    padded_masks = np.zeros((len(masks), height, width), bool)
-    padded_masks[:, : image.height, : image.width] = masks
-    boxes = np.asarray([o.box for o in image.objects], np.float32).reshape(-1, 4)
-    classes = np.asarray([o.category + 1 for o in image.objects], np.int32)
-    for box in boxes:
-        left = int(rng.integers(max(0, box[2] - CROP), min(box[0], width - CROP) + 1))
-        top = int(rng.integers(max(0, box[3] - CROP), min(box[1], height - CROP) + 1))
+    instances = np.zeros((height, width), np.uint8)
+    for k, mask in enumerate(masks, start=1):
+        instances[: image.height, : image.width][mask] = k
+    classes = np.zeros(MAX_OBJECTS, np.int32)
+    classes[: len(masks)] = [o.category + 1 for o in image.objects[:MAX_OBJECTS]]
+    for obj in image.objects[:MAX_OBJECTS]:
+        x1, y1 = (math.floor(v) for v in obj.box[:2])
+        x2, y2 = (math.ceil(v) for v in obj.box[2:])
+        left = int(rng.integers(max(0, x2 - CROP), min(x1, width - CROP) + 1))
+        top = int(rng.integers(max(0, y2 - CROP), min(y1, height - CROP) + 1))
         crop = padded[top : top + CROP, left : left + CROP]
-        shifted = boxes - np.array([left, top, left, top], np.float32)
-        rois, labels = crop_rois(rng, shifted, classes)
+        crop_instances = instances[top : top + CROP, left : left + CROP]
         ids = superpixels(crop)
-        crop_masks = padded_masks[:, top : top + CROP, left : left + CROP]
+        object_masks_in_crop = crop_instances[None] == np.arange(1, len(masks) + 1)[:, None, None]
         sp_labels = np.full(MAX_SUPERPIXELS, -1, np.int32)
-        found = majority_labels(ids, crop_masks, classes)[:MAX_SUPERPIXELS]
-        sp_labels[: len(found)] = found
-        grid = superpixel_grid(np.where(ids < MAX_SUPERPIXELS, ids, -1))
-        out.append((crop, rois, labels, grid, sp_labels))
+        found = majority_labels(ids, object_masks_in_crop, classes[: len(masks)])
+        sp_labels[: min(len(found), MAX_SUPERPIXELS)] = found[:MAX_SUPERPIXELS]
+        kept_ids = np.where(ids < MAX_SUPERPIXELS, ids, -1).astype(np.int16)
+        out.append((crop, crop_instances, classes, kept_ids, sp_labels))
 
 
 def build_samples(images: list[CocoImage], seed: int) -> Samples:

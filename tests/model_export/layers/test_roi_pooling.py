@@ -71,6 +71,18 @@ def test_random_rois_match_reference_exactly(scale: float) -> None:
     )
 
 
+@pytest.mark.parametrize("scale", [1 / 4, 1.0])
+def test_gradient_goes_to_each_bins_maximum_as_in_caffe(scale: float) -> None:
+    x = features((3, 20, 17, 4))
+    rois = random_rois(60, 3, 20 / scale)
+    upstream = RNG.normal(size=(60, 7, 7, 4)).astype(np.float32)
+    variable = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(RoiPooling((7, 7), scale)([variable, rois]) * upstream)
+    expected = reference.roi_pool_gradient(x, rois, (7, 7), scale, upstream)
+    np.testing.assert_allclose(tape.gradient(loss, variable), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_no_rois_gives_empty_output() -> None:
     assert pool(features(), np.zeros((0, 5), np.float32), (7, 7), 1 / 16).shape == (0, 7, 7, 3)
 

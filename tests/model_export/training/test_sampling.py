@@ -33,11 +33,12 @@ def test_jitter_keeps_overlap() -> None:
     assert len({tuple(j) for j in jittered}) > 50
 
 
-def test_crop_rois_label_objects_inside_the_crop_only() -> None:
-    boxes = np.array([[10, 10, 40, 50], [100, 100, 150, 140]], np.float32)  # 2nd leaves the crop
-    rois, labels = crop_rois(RNG, boxes, np.array([3, 7]))
+def test_crop_rois_label_whole_objects_only() -> None:
+    boxes = np.array([[10, 10, 40, 50], [100, 100, 128, 128]], np.float32)  # 2nd is cut
+    rois, labels = crop_rois(RNG, boxes, np.array([3, 7]), np.array([True, False]))
     assert rois.shape == (16, 4) and list(labels[:4]) == [3, 3, 3, 3]
     assert (labels[4:] == 0).all()
+    assert box_iou(rois[4:], boxes).max() < 0.3  # no background roi on the cut object either
 
 
 def test_majority_labels() -> None:

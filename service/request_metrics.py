@@ -1,0 +1,46 @@
+"""Requests by route and status, and their latency: a pure ASGI middleware.
+
+Starlette's `@app.middleware("http")` runs every request in an extra task and pipes the
+response through a memory stream; this wraps `send` instead and costs a function call.
+"""
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.errors import problem
+from service.metrics import Metrics
+
+log = logging.getLogger("regionserve")
+
+
+class RequestMetrics:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status: int | None = None
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        except Exception:  # a bug, not a client error: same body shape, status 500
+            if status is not None:
+                raise
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            await problem(500, "Internal error", "the server failed; see its log")(
+                scope, receive, send_and_note_status
+            )
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.metrics.requests.labels(route, str(status)).inc()
+        self.metrics.request_latency.labels(route).observe(time.perf_counter() - start)
