@@ -3,6 +3,7 @@ concurrency over one keep-alive connection per worker; latencies and wall time."
 
 import asyncio
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -94,6 +95,17 @@ def run_load(url: str, payloads: Sequence[Payload], concurrency: int, count: int
     return asyncio.run(_load(url, payloads, concurrency, count))
 
 
+def own_cpu_seconds() -> float:
+    """CPU time of this process so far (user + system): the load generator's, here."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -130,6 +142,10 @@ class Server:
                 pass
             time.sleep(0.05)
         raise RuntimeError("server not ready in time")
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and every process it started."""
+        return sum(_cpu_seconds(pid) for pid in _process_tree(self.process.pid))
 
     def rss_mib(self) -> float:
         """Resident memory of the server and every process it started (workers included)."""

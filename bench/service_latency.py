@@ -2,70 +2,119 @@
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 
-from bench.load import LoadResult, Payload, regionserve, run_load
+from bench.load import LoadResult, Payload, own_cpu_seconds, regionserve, run_load
 from bench.report import table, write_section
 from bench.scenes import request_images
 
 MODEL = Path("models/region_classifier.onnx")
 CONCURRENCY = (1, 8, 32)
+REQUESTS = 96  # per concurrency level (at least 4 per client)
+ROUNDS = 3
+CONTENDERS = (
+    ("RegionServe, batching off, 2 workers (CPU default)", {"REGIONSERVE_MAX_BATCH_SIZE": "1"}),
+    (
+        "RegionServe, batching off, 1 worker",
+        {"REGIONSERVE_MAX_BATCH_SIZE": "1", "REGIONSERVE_INFERENCE_WORKERS": "1"},
+    ),
+    ("RegionServe, batching on (8)", {"REGIONSERVE_MAX_BATCH_SIZE": "8"}),
+)
 
 
-def in_process_loop(requests: list[tuple[bytes, list]], count: int) -> LoadResult:
+@dataclass(frozen=True)
+class Measured:
+    load: LoadResult
+    server_cpu_ms: float  # CPU per request: the server, or the loop itself
+    client_cpu_ms: float  # CPU per request of the load generator (0 for the loop)
+
+
+class InProcessLoop:
     """decode, prepare, session.run and regions, one request after another, no HTTP."""
-    from service.pipeline import prepare
-    from service.predictor import Predictor
-    from service.regions import box_regions
-    from service.settings import Settings
 
-    settings = Settings(model_path=MODEL)
-    predictor = Predictor(MODEL, ["CPUExecutionProvider"])
-    from service.imaging import decode_image
+    def __init__(self, requests: list[tuple[bytes, list]]) -> None:
+        from service.predictor import Predictor
+        from service.settings import Settings
 
-    def one(image: bytes, boxes: list) -> None:
-        pixels = decode_image(image, settings.max_image_pixels)
-        prepared = prepare(predictor.info, settings, pixels, "boxes", boxes)
-        scores = predictor.run([prepared.item])[0]
-        box_regions(predictor.info, prepared.boxes, scores.rois, 3)
+        self.requests = requests
+        self.settings = Settings(model_path=MODEL)
+        self.predictor = Predictor.from_settings(self.settings)
+        for i in range(3):
+            self.one(i)
 
-    for image, boxes in requests[:3]:
-        one(image, boxes)
-    latencies = []
-    start = time.perf_counter()
-    for i in range(count):
-        t = time.perf_counter()
-        one(*requests[i % len(requests)])
-        latencies.append((time.perf_counter() - t) * 1e3)
-    wall = time.perf_counter() - start
-    latencies.sort()
-    return LoadResult(
-        float(np.median(latencies)), latencies[int(0.99 * (count - 1))], count / wall, 0
-    )
+    def one(self, i: int) -> None:
+        from service.imaging import decode_image
+        from service.pipeline import prepare
+        from service.regions import box_regions
+
+        image, boxes = self.requests[i % len(self.requests)]
+        pixels = decode_image(image, self.settings.max_image_pixels)
+        prepared = prepare(self.predictor.info, self.settings, pixels, "boxes", boxes)
+        scores = self.predictor.run([prepared.item])[0]
+        box_regions(self.predictor.info, prepared.boxes, scores.rois, 3)
+
+    def measure(self, count: int) -> Measured:
+        latencies = []
+        cpu, start = own_cpu_seconds(), time.perf_counter()
+        for i in range(count):
+            t = time.perf_counter()
+            self.one(i)
+            latencies.append((time.perf_counter() - t) * 1e3)
+        wall, cpu = time.perf_counter() - start, own_cpu_seconds() - cpu
+        latencies.sort()
+        result = LoadResult(
+            float(np.median(latencies)), latencies[int(0.99 * (count - 1))], count / wall, 0
+        )
+        return Measured(result, cpu / count * 1e3, 0.0)
 
 
-def main(count_per_client: int = 12) -> None:
+def measure_contender(
+    loop: InProcessLoop, env: dict[str, str], payloads: list[Payload]
+) -> tuple[Measured, dict[int, Measured]]:
+    """The loop right before (so drift on a shared machine moves both alike), then a fresh
+    server at each concurrency."""
+    baseline = loop.measure(REQUESTS)
+    server = regionserve({**env, "REGIONSERVE_MODEL_PATH": str(MODEL)})
+    results = {}
+    try:
+        url = server.base + "/classify-regions"
+        run_load(url, payloads, 2, 8)  # warm the connections
+        for c in CONCURRENCY:
+            server_cpu, client_cpu = server.cpu_seconds(), own_cpu_seconds()
+            sent = max(REQUESTS, 4 * c)
+            result = run_load(url, payloads, c, sent)
+            answered = max(sent - result.errors, 1)
+            results[c] = Measured(
+                result,
+                (server.cpu_seconds() - server_cpu) / answered * 1e3,
+                (own_cpu_seconds() - client_cpu) / answered * 1e3,
+            )
+    finally:
+        server.stop()
+    return baseline, results
+
+
+def main() -> None:
     requests = request_images(count=16, side=512, boxes=32)
     payloads = [
         Payload.multipart({"image": ("x.png", image)}, {"boxes": json.dumps(b)})
         for image, b in requests
     ]
-    baseline = in_process_loop(requests, 60)
-    rows = [["in-process loop", "1", *_cells(baseline, baseline)]]
-    for label, batch in (("RegionServe, batching off", "1"), ("RegionServe, batching on", "8")):
-        server = regionserve(
-            {"REGIONSERVE_MAX_BATCH_SIZE": batch, "REGIONSERVE_MODEL_PATH": str(MODEL)}
-        )
-        try:
-            url = server.base + "/classify-regions"
-            run_load(url, payloads, 2, 6)  # warm the connections
-            for c in CONCURRENCY:
-                result = run_load(url, payloads, c, max(24, c * count_per_client // 4))
-                rows.append([label, str(c), *_cells(result, baseline)])
-        finally:
-            server.stop()
+    loop = InProcessLoop(requests)
+    rounds = [
+        {label: measure_contender(loop, env, payloads) for label, env in CONTENDERS}
+        for _ in range(ROUNDS)
+    ]
+    baselines = [r[label][0] for r in rounds for label, _ in CONTENDERS]
+    rows = [["in-process loop", "1", *_median_cells(baselines, baselines)]]
+    for label, _ in CONTENDERS:
+        for c in CONCURRENCY:
+            pairs = [(r[label][1][c], r[label][0]) for r in rounds]
+            rows.append([label, str(c), *_median_cells(*map(list, zip(*pairs, strict=True)))])
     body = table(
         [
             "contender",
@@ -75,27 +124,38 @@ def main(count_per_client: int = 12) -> None:
             "req/s",
             "p50 - loop p50 (ms)",
             "throughput vs loop",
+            "CPU ms / request",
+            "load generator CPU ms / request",
             "errors",
         ],
         rows,
     )
     note = (
-        "One 512x512 PNG scene with 32 boxes per request (16 different scenes), boxes mode; "
-        "the loop does the same decode, preparation, session.run and response regions without "
-        "HTTP. The load generator (httpx, one keep-alive connection per client) shares the "
-        "machine with the server."
+        f"One 512x512 PNG scene (586 KB) with 32 boxes per request (16 different scenes), boxes "
+        f"mode, {REQUESTS} requests per row (at least 4 per client), {ROUNDS} rounds; every "
+        "figure is the median over rounds. The loop does the same decode, preparation, "
+        "session.run (same session settings) and response regions without HTTP, and is measured "
+        "again right before each contender in each round; differences and ratios are per round "
+        "against that measurement, then the median. The load generator (httpx, one keep-alive "
+        "connection per client, bodies encoded before the run) shares the machine with the "
+        "server. CPU ms / request is user + system time of the server process (of the loop "
+        "itself for the loop) per answered request: with both cores busy, throughput is bounded "
+        "by 2000 / (server + load generator CPU ms)."
     )
     write_section("service", "Service vs in-process loop (CPU)", f"{note}\n\n{body}\n")
 
 
-def _cells(result: LoadResult, baseline: LoadResult) -> list[str]:
+def _median_cells(measured: list[Measured], baselines: list[Measured]) -> list[str]:
+    pairs = list(zip(measured, baselines, strict=True))
     return [
-        f"{result.p50_ms:.1f}",
-        f"{result.p99_ms:.1f}",
-        f"{result.throughput:.1f}",
-        f"{result.p50_ms - baseline.p50_ms:+.1f}",
-        f"{result.throughput / baseline.throughput:.2f}",
-        str(result.errors),
+        f"{median(m.load.p50_ms for m in measured):.1f}",
+        f"{median(m.load.p99_ms for m in measured):.1f}",
+        f"{median(m.load.throughput for m in measured):.1f}",
+        f"{median(m.load.p50_ms - b.load.p50_ms for m, b in pairs):+.1f}",
+        f"{median(m.load.throughput / b.load.throughput for m, b in pairs):.2f}",
+        f"{median(m.server_cpu_ms for m in measured):.1f}",
+        f"{median(m.client_cpu_ms for m in measured):.1f}",
+        str(sum(m.load.errors for m in measured)),
     ]
 
 

@@ -1,10 +1,11 @@
 """Micro-batching of concurrent requests in front of one predictor.
 
-Requests wait in a bounded queue. One worker takes the first waiting request, then any
+Requests wait in a bounded queue. A worker takes the first waiting request, then any
 others that arrive within `delay_s` (up to `max_batch_size`), and runs them together in a
-single thread, so session.run never blocks the event loop and never runs twice at once.
-With `delay_s = 0` a batch is whatever queued while the previous batch ran: no delay at
-low load, larger batches under load.
+thread of its own, so session.run never blocks the event loop. With `workers` > 1 that many
+batches run at once (onnxruntime sessions take concurrent runs), sharing the session's
+threads; with one, session.run never runs twice at once. With `delay_s = 0` a batch is
+whatever queued while the previous batch ran: no delay at low load, larger batches under load.
 """
 
 import asyncio
@@ -36,25 +37,28 @@ class MicroBatcher:
         delay_s: float,
         queue_size: int,
         on_batch: Callable[[int, float], None] = lambda size, seconds: None,
+        workers: int = 1,
     ) -> None:
         self._run_batch, self._max, self._delay = run_batch, max_batch_size, delay_s
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(queue_size)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
         self._on_batch = on_batch
-        self._worker: asyncio.Task[None] | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._worker_count = workers
 
     @property
     def depth(self) -> int:
         return self._queue.qsize()
 
     def start(self) -> None:
-        self._worker = asyncio.get_running_loop().create_task(self._serve())
+        loop = asyncio.get_running_loop()
+        self._workers = [loop.create_task(self._serve()) for _ in range(self._worker_count)]
 
     async def stop(self) -> None:
         """Finish what is queued, then stop the worker."""
         await self._queue.join()
-        if self._worker is not None:
-            self._worker.cancel()
+        for worker in self._workers:
+            worker.cancel()
         self._executor.shutdown(wait=True)
 
     async def submit(self, item: PreparedImage, timeout_s: float) -> Scores:

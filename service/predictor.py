@@ -27,7 +27,7 @@ class Scores:
 
 class Predictor:
     def __init__(
-        self, path: Path, providers: list[str], intra_op_threads: int = 0, spinning: bool = False
+        self, path: Path, providers: list[str], intra_op_threads: int = 0, spinning: bool = True
     ) -> None:
         if not path.is_file():
             raise ModelLoadError(f"{path}: model file not found")

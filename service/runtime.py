@@ -30,6 +30,14 @@ def batch_size(settings: Settings, provider: str) -> int:
     return 8 if provider == "CUDAExecutionProvider" else 1
 
 
+def inference_workers(settings: Settings, provider: str) -> int:
+    """Runs at once on the session: on CPU two overlap decoding with inference and measured
+    faster under load (bench/RESULTS.md); on CUDA one, and batching instead."""
+    if settings.inference_workers is not None:
+        return settings.inference_workers
+    return 1 if provider == "CUDAExecutionProvider" else 2
+
+
 class ModelRuntime:
     def __init__(self, settings: Settings, predictor: Predictor, metrics: Metrics) -> None:
         self.settings, self.predictor, self.metrics = settings, predictor, metrics
@@ -40,6 +48,7 @@ class ModelRuntime:
             settings.batch_delay_ms / 1e3,
             settings.queue_size,
             metrics.observe_batch,
+            inference_workers(settings, predictor.provider),
         )
         self.pipeline = Pipeline(self.info, self.batcher, settings)
         self.ready = False

@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     # Execution providers in order of preference; those onnxruntime lacks are skipped.
     providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     intra_op_threads: int = Field(0, ge=0, description="0 lets onnxruntime choose")
-    ort_spinning: bool = Field(False, description="onnxruntime workers busy-wait between ops")
+    ort_spinning: bool = Field(True, description="onnxruntime workers busy-wait between ops")
 
     max_request_bytes: int = Field(20 * 2**20, ge=1)
     max_image_pixels: int = Field(40_000_000, ge=1)
@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_batch_size: int | None = Field(None, ge=1)
     batch_delay_ms: float = Field(0.0, ge=0, description="0: batch whatever queued meanwhile")
     queue_size: int = Field(64, ge=1)
+    # None: 2 on CPU, where two overlapping runs keep both cores busy; 1 on CUDA.
+    inference_workers: int | None = Field(None, ge=1, description="batches run at once")
     request_timeout_s: float = Field(30.0, gt=0)
 
     # Proposals mode: selective search, then class-wise non-maximum suppression.

@@ -80,3 +80,20 @@ def test_request_past_its_deadline_gets_overloaded_not_a_hang() -> None:
         await batcher.stop()
 
     asyncio.run(scenario())
+
+
+def test_two_workers_run_two_batches_at_once() -> None:
+    async def scenario() -> int:
+        both_running = threading.Barrier(2, timeout=5)
+
+        def run(batch: list[PreparedImage]) -> list[Scores]:
+            both_running.wait()  # breaks (and fails the test) unless two runs overlap
+            return [Scores(np.zeros((1, 1)), np.zeros((0, 1))) for _ in batch]
+
+        batcher = MicroBatcher(run, max_batch_size=1, delay_s=0.0, queue_size=4, workers=2)
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(item(v), 5) for v in range(4)))
+        await batcher.stop()
+        return len(results)
+
+    assert asyncio.run(scenario()) == 4
