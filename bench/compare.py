@@ -17,7 +17,7 @@ from bench.scenes import request_images
 
 ROUNDS = 3
 CONCURRENCY = (1, 8, 32)
-REFERENCE = "RegionServe (batching on)"
+REFERENCE = "RegionServe (CPU defaults)"
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,9 @@ def main() -> None:
     skipped = sorted(set(CONTENDERS) - set(names))
     note = (
         f"{ROUNDS} rounds, contenders interleaved within each round, a fresh server per round; "
-        "medians over rounds; 'x ref' is RegionServe (batching on) throughput over the "
-        "contender's, per round. One load generator (httpx, keep-alive) on the same machine."
+        "medians over rounds; 'x ref' is RegionServe (CPU defaults: batching off, 2 inference "
+        "workers) throughput over the contender's, per round. One load generator (httpx, "
+        "keep-alive, bodies encoded before the run) on the same machine."
         + (f" Not installed here, so not measured: {', '.join(skipped)}." if skipped else "")
     )
     write_section(

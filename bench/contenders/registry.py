@@ -60,11 +60,9 @@ class Contender:
 
 
 CONTENDERS: dict[str, Contender] = {
+    "RegionServe (CPU defaults)": Contender(lambda: regionserve({}), multipart),
     "RegionServe (batching on)": Contender(
         lambda: regionserve({"REGIONSERVE_MAX_BATCH_SIZE": "8"}), multipart
-    ),
-    "RegionServe (batching off)": Contender(
-        lambda: regionserve({"REGIONSERVE_MAX_BATCH_SIZE": "1"}), multipart
     ),
     "Keras served directly": Contender(keras_direct, multipart),
     "BentoML (adaptive batching)": Contender(bentoml_server, bento_json),
