@@ -16,7 +16,6 @@ from scipy.ndimage import find_objects
 from model_export.model import PAD_VALUE, STRIDE
 from model_export.training.samples import CROP, MAX_SUPERPIXELS, Samples, crop_rois
 
-IDENTITY_CHANCE = 0.5  # half the crops keep their geometry: held-out images are not warped
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
@@ -27,11 +26,12 @@ class Augmentation:
     scale_range: tuple[float, float] = (0.85, 1.2)
     max_aspect_change: float = 0.1  # log-ratio of the x and y scales
     max_contrast: float = 1.6  # contrast is scaled by a factor in [1 / max, max]
+    warp_chance: float = 0.5  # share of crops warped (held-out images are never warped)
 
 
 def random_affine(rng: np.random.Generator, augmentation: Augmentation) -> np.ndarray:
     """A 2x3 matrix mapping output pixel coordinates to input ones, about the crop's centre."""
-    if rng.random() < IDENTITY_CHANCE:
+    if rng.random() < 1.0 - augmentation.warp_chance:
         return IDENTITY
     angle = np.deg2rad(rng.uniform(-augmentation.max_rotation_deg, augmentation.max_rotation_deg))
     shear = rng.uniform(-augmentation.max_shear, augmentation.max_shear)

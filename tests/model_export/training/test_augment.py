@@ -51,7 +51,7 @@ def test_identity_warp_changes_nothing() -> None:
 
 
 def test_random_affine_keeps_the_centre_and_bounds_the_scale() -> None:
-    augmentation = Augmentation()
+    augmentation = Augmentation(warp_chance=1.0)
     low, high = augmentation.scale_range
     aspect = np.exp(augmentation.max_aspect_change)
     for _ in range(200):
@@ -59,9 +59,17 @@ def test_random_affine_keeps_the_centre_and_bounds_the_scale() -> None:
         np.testing.assert_allclose(matrix @ [CROP / 2, CROP / 2, 1], [CROP / 2, CROP / 2])
         area_ratio = 1 / abs(np.linalg.det(matrix[:, :2]))  # output area per input area
         assert low**2 / aspect - 1e-9 <= area_ratio <= high**2 * aspect + 1e-9
+        assert not np.array_equal(matrix, IDENTITY)
 
 
-@pytest.mark.parametrize("augmentation", [None, Augmentation(max_contrast=1.0)])
+def test_warp_chance_sets_the_share_of_warped_crops() -> None:
+    never, half = Augmentation(warp_chance=0.0), Augmentation(warp_chance=0.5)
+    assert all(np.array_equal(random_affine(RNG, never), IDENTITY) for _ in range(50))
+    warped = [not np.array_equal(random_affine(RNG, half), IDENTITY) for _ in range(400)]
+    assert 0.4 < np.mean(warped) < 0.6
+
+
+@pytest.mark.parametrize("augmentation", [None, Augmentation(max_contrast=1.0, warp_chance=1.0)])
 def test_drawn_rois_match_the_warped_object(augmentation: Augmentation | None) -> None:
     samples = one_crop()
     for _ in range(20):
