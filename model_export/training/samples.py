@@ -5,6 +5,8 @@ Class ids: 0 is the background, category i of the dataset is class i + 1.
 """
 
 import math
+import os
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,7 @@ from model_export.training.superpixels import majority_labels, superpixels
 CROP = 128
 ROIS_PER_CROP = 16
 MAX_POSITIVES = 8
+VIEWS_PER_OBJECT = 4  # the object's box and jittered copies
 MAX_SUPERPIXELS = 160
 MAX_OBJECTS = 64
 
@@ -85,8 +88,8 @@ def crop_rois(
     positives: list[np.ndarray] = []
     classes_of_positives: list[int] = []
     for box, cls in zip(boxes[whole], classes[whole], strict=True):
-        positives += [box] + [jitter(rng, box) for _ in range(3)]
-        classes_of_positives += [int(cls)] * 4
+        positives += [box] + [jitter(rng, box) for _ in range(VIEWS_PER_OBJECT - 1)]
+        classes_of_positives += [int(cls)] * VIEWS_PER_OBJECT
     positives = positives[:MAX_POSITIVES]
     negatives = background_boxes(rng, boxes, ROIS_PER_CROP - len(positives))
     rois = np.concatenate([np.asarray(positives, np.float32).reshape(-1, 4), negatives])
@@ -94,8 +97,8 @@ def crop_rois(
     return np.clip(rois, 0, CROP), np.asarray(labels, np.int32)
 
 
-def image_samples(rng: np.random.Generator, image: CocoImage, out: list[tuple]) -> None:
-    """One crop per object of `image`, with the object inside it."""
+def image_samples(rng: np.random.Generator, image: CocoImage, pool: Executor) -> list[tuple]:
+    """One crop per object of `image`, with the object inside it; SLIC runs on `pool`."""
     pixels = load_rgb(image)
     masks = object_masks(image)[:MAX_OBJECTS]
     height, width = max(image.height, CROP), max(image.width, CROP)
@@ -106,27 +109,33 @@ def image_samples(rng: np.random.Generator, image: CocoImage, out: list[tuple]) 
         instances[: image.height, : image.width][mask] = k
     classes = np.zeros(MAX_OBJECTS, np.int32)
     classes[: len(masks)] = [o.category + 1 for o in image.objects[:MAX_OBJECTS]]
+    corners = []
     for obj in image.objects[:MAX_OBJECTS]:
         x1, y1 = (math.floor(v) for v in obj.box[:2])
         x2, y2 = (math.ceil(v) for v in obj.box[2:])
         left = int(rng.integers(max(0, x2 - CROP), min(x1, width - CROP) + 1))
         top = int(rng.integers(max(0, y2 - CROP), min(y1, height - CROP) + 1))
-        crop = padded[top : top + CROP, left : left + CROP]
-        crop_instances = instances[top : top + CROP, left : left + CROP]
-        ids = superpixels(crop)
+        corners.append((slice(top, top + CROP), slice(left, left + CROP)))
+    crops = [padded[window] for window in corners]
+    rows = []
+    for crop, window, ids in zip(crops, corners, pool.map(superpixels, crops), strict=True):
+        crop_instances = instances[window]
         object_masks_in_crop = crop_instances[None] == np.arange(1, len(masks) + 1)[:, None, None]
         sp_labels = np.full(MAX_SUPERPIXELS, -1, np.int32)
         found = majority_labels(ids, object_masks_in_crop, classes[: len(masks)])
         sp_labels[: min(len(found), MAX_SUPERPIXELS)] = found[:MAX_SUPERPIXELS]
         kept_ids = np.where(ids < MAX_SUPERPIXELS, ids, -1).astype(np.int16)
-        out.append((crop, crop_instances, classes, kept_ids, sp_labels))
+        rows.append((crop, crop_instances, classes, kept_ids, sp_labels))
+    return rows
 
 
 def build_samples(images: list[CocoImage], seed: int) -> Samples:
     rng = np.random.default_rng(seed)
     rows: list[tuple] = []
     progress = Progress("samples", len(images))
-    for image in images:
-        image_samples(rng, image, rows)
-        progress.step(note=f"{len(rows)} crops")
+    # SLIC releases the GIL, so threads segment crops in parallel (same results as serial).
+    with ThreadPoolExecutor(len(os.sched_getaffinity(0))) as pool:
+        for image in images:
+            rows += image_samples(rng, image, pool)
+            progress.step(note=f"{len(rows)} crops")
     return Samples(*(np.stack(column) for column in zip(*rows, strict=True)))

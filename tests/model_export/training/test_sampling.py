@@ -1,7 +1,14 @@
 import numpy as np
 
 from model_export.training.boxes import box_iou, boxes_to_rois
-from model_export.training.samples import CROP, background_boxes, crop_rois, jitter
+from model_export.training.samples import (
+    CROP,
+    ROIS_PER_CROP,
+    VIEWS_PER_OBJECT,
+    background_boxes,
+    crop_rois,
+    jitter,
+)
 from model_export.training.superpixels import majority_labels
 
 RNG = np.random.default_rng(0)
@@ -36,9 +43,10 @@ def test_jitter_keeps_overlap() -> None:
 def test_crop_rois_label_whole_objects_only() -> None:
     boxes = np.array([[10, 10, 40, 50], [100, 100, 128, 128]], np.float32)  # 2nd is cut
     rois, labels = crop_rois(RNG, boxes, np.array([3, 7]), np.array([True, False]))
-    assert rois.shape == (16, 4) and list(labels[:4]) == [3, 3, 3, 3]
-    assert (labels[4:] == 0).all()
-    assert box_iou(rois[4:], boxes).max() < 0.3  # no background roi on the cut object either
+    views = VIEWS_PER_OBJECT
+    assert rois.shape == (ROIS_PER_CROP, 4) and list(labels[:views]) == [3] * views
+    assert (labels[views:] == 0).all()
+    assert box_iou(rois[views:], boxes).max() < 0.3  # no background roi on the cut object
 
 
 def test_majority_labels() -> None:
