@@ -106,14 +106,15 @@ def draw_example(
     matrix = IDENTITY
     if augmentation is not None:
         matrix = random_affine(rng, augmentation)
-        warped = warp(image, matrix, Image.Resampling.BILINEAR, (PAD_VALUE,) * 3)
-        image = recolour(rng, warped, augmentation.max_contrast)
-        instances = warp(instances, matrix, Image.Resampling.NEAREST, 0)
+        if matrix is not IDENTITY:
+            image = warp(image, matrix, Image.Resampling.BILINEAR, (PAD_VALUE,) * 3)
+            instances = warp(instances, matrix, Image.Resampling.NEAREST, 0)
+        image = recolour(rng, image, augmentation.max_contrast)
     grid = warped_grid(samples.superpixels[index], matrix)
     classes = samples.classes[index]
     count = int(np.count_nonzero(classes))
     boxes, whole = object_boxes(instances, count)
-    if augmentation is not None:  # an object cut by the original crop stays cut when shrunk
+    if matrix is not IDENTITY:  # an object cut by the original crop stays cut when shrunk
         whole &= object_boxes(samples.instances[index], count)[1]
     present = boxes[:, 2] > boxes[:, 0]
     rois, labels = crop_rois(rng, boxes[present], classes[:count][present], whole[present])
