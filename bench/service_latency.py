@@ -11,6 +11,11 @@ import numpy as np
 from bench.load import LoadResult, Payload, own_cpu_seconds, regionserve, run_load
 from bench.report import table, write_section
 from bench.scenes import request_images
+from service.imaging import decode_image
+from service.pipeline import prepare
+from service.predictor import Predictor
+from service.regions import box_regions
+from service.settings import Settings
 
 MODEL = Path("models/region_classifier.onnx")
 CONCURRENCY = (1, 8, 32)
@@ -37,9 +42,6 @@ class InProcessLoop:
     """decode, prepare, session.run and regions, one request after another, no HTTP."""
 
     def __init__(self, requests: list[tuple[bytes, list]]) -> None:
-        from service.predictor import Predictor
-        from service.settings import Settings
-
         self.requests = requests
         self.settings = Settings(model_path=MODEL)
         self.predictor = Predictor.from_settings(self.settings)
@@ -47,10 +49,6 @@ class InProcessLoop:
             self.one(i)
 
     def one(self, i: int) -> None:
-        from service.imaging import decode_image
-        from service.pipeline import prepare
-        from service.regions import box_regions
-
         image, boxes = self.requests[i % len(self.requests)]
         pixels = decode_image(image, self.settings.max_image_pixels)
         prepared = prepare(self.predictor.info, self.settings, pixels, "boxes", boxes)

@@ -122,8 +122,8 @@ def image_samples(rng: np.random.Generator, image: CocoImage, pool: Executor) ->
         crop_instances = instances[window]
         object_masks_in_crop = crop_instances[None] == np.arange(1, len(masks) + 1)[:, None, None]
         sp_labels = np.full(MAX_SUPERPIXELS, -1, np.int32)
-        found = majority_labels(ids, object_masks_in_crop, classes[: len(masks)])
-        sp_labels[: min(len(found), MAX_SUPERPIXELS)] = found[:MAX_SUPERPIXELS]
+        found = majority_labels(ids, object_masks_in_crop, classes[: len(masks)])[:MAX_SUPERPIXELS]
+        sp_labels[: len(found)] = found
         kept_ids = np.where(ids < MAX_SUPERPIXELS, ids, -1).astype(np.int16)
         rows.append((crop, crop_instances, classes, kept_ids, sp_labels))
     return rows
