@@ -31,7 +31,7 @@ class ModelSpec:
     classes: tuple[str, ...]  # class 0 is the background
     widths: tuple[int, int, int] = (16, 48, 64)
     head_width: int = 32  # channels of the 3x3 conv on the pooled 7x7, before the dense layers
-    embedding: int = 128
+    embedding: int = 256
     pooled_size: tuple[int, int] = (7, 7)
 
 
@@ -65,7 +65,7 @@ def build_region_classifier(spec: ModelSpec) -> keras.Model:
     )(pooled)
     flat = keras.layers.Flatten(name="roi_flatten")(head)
     roi_embedding = keras.layers.Dense(spec.embedding, activation="relu", name="roi_embed")(flat)
-    roi_scores = classifier(keras.layers.Dropout(0.5, name="roi_dropout")(roi_embedding))
+    roi_scores = classifier(roi_embedding)
 
     regions = SuperpixelPooling("average", name="superpixel_pool")([features, superpixels])
     sp_embedding = keras.layers.Dense(spec.embedding, activation="relu", name="sp_embed")(regions)

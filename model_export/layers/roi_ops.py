@@ -5,48 +5,75 @@ For a feature map F, level (i, j) of the table holds the max of F over the
 of four overlapping windows of size 2**floor(log2(h1 - h0)) x 2**floor(log2(w1 - w0))
 anchored at its corners, so each bin costs four gathers and memory grows like
 levels**2 * B * H * W * C, never with the number of rois.
+
+The table also carries where each window's maximum lies, so the gradient is Caffe's:
+each pooled value's gradient goes to the one cell it came from. Differentiating the
+table itself instead would scatter into all levels**2 maps and cost twice the forward.
 """
 
 import tensorflow as tf
 
 from model_export.layers.roi_bins import bin_edges, floor_log2
 
+# A table is (window maxima,) or (window maxima, flat cell y * W + x of each maximum).
+Table = tuple[tf.Tensor, ...]
 
-def _doubling_levels(x: tf.Tensor, axis: int, levels: tf.Tensor) -> tf.Tensor:
-    """Stack of range maxima over windows of 2**k along `axis`, k < levels."""
-    size = tf.shape(x, out_type=tf.int64)[axis]
 
-    def step(k: tf.Tensor, current: tf.Tensor, stack: tf.TensorArray) -> tuple:
-        stack = stack.write(tf.cast(k, tf.int32), current)
+def _doubling_levels(table: Table, axis: int, levels: tf.Tensor) -> Table:
+    """Stacks of range maxima (and their cells) over windows of 2**k along `axis`, k < levels."""
+    size = tf.shape(table[0], out_type=tf.int64)[axis]
+
+    def step(k: tf.Tensor, current: Table, stacks: tuple) -> tuple:
+        stacks = tuple(
+            s.write(tf.cast(k, tf.int32), c) for s, c in zip(stacks, current, strict=True)
+        )
         shift = tf.minimum(tf.bitwise.left_shift(tf.constant(1, tf.int64), k), size)
-        ahead = tf.gather(current, tf.range(shift, size), axis=axis)
         pad = [[0, 0]] * 4
         pad[axis] = [0, shift]
         # Cells past the end are never read: a window query stays inside the map.
-        ahead = tf.pad(ahead, tf.cast(pad, tf.int64))
-        return k + 1, tf.maximum(current, ahead), stack
+        ahead = [
+            tf.pad(tf.gather(c, tf.range(shift, size), axis=axis), tf.cast(pad, tf.int64))
+            for c in current
+        ]
+        later_wins = ahead[0] > current[0]  # ties keep the earlier cell, as Caffe's scan does
+        merged = tuple(tf.where(later_wins, a, c) for a, c in zip(ahead, current, strict=True))
+        return k + 1, merged, stacks
 
-    stack = tf.TensorArray(x.dtype, size=tf.cast(levels, tf.int32), infer_shape=False)
-    _, _, stack = tf.while_loop(
-        lambda k, *_: k < levels, step, (tf.constant(0, tf.int64), x, stack)
+    stacks = tuple(
+        tf.TensorArray(t.dtype, size=tf.cast(levels, tf.int32), infer_shape=False) for t in table
     )
-    return stack.stack()
+    _, _, stacks = tf.while_loop(
+        lambda k, *_: k < levels, step, (tf.constant(0, tf.int64), table, stacks)
+    )
+    return tuple(s.stack() for s in stacks)
 
 
-def range_max_table(features: tf.Tensor, levels_h: tf.Tensor, levels_w: tf.Tensor) -> tf.Tensor:
-    """(levels_h, levels_w, B, H, W, C) table of window maxima of (B, H, W, C) features."""
-    along_h = _doubling_levels(features, 1, levels_h)  # (Lh, B, H, W, C)
+def range_max_table(
+    features: tf.Tensor, levels_h: tf.Tensor, levels_w: tf.Tensor, with_cells: bool
+) -> Table:
+    """(levels_h, levels_w, B, H, W, C) window maxima of (B, H, W, C) features, and their
+    cells when `with_cells`."""
+    table: Table = (features,)
+    if with_cells:
+        shape = tf.shape(features)
+        cells = tf.reshape(tf.range(shape[1] * shape[2]), [1, shape[1], shape[2], 1])
+        table = (features, tf.broadcast_to(cells, shape))
+    along_h = _doubling_levels(table, 1, levels_h)
+    signature = tuple(tf.TensorSpec(None, t.dtype) for t in table)
     return tf.map_fn(
-        lambda level: _doubling_levels(level, 2, levels_w),
-        along_h,
-        fn_output_signature=tf.TensorSpec(None, features.dtype),
+        lambda level: _doubling_levels(level, 2, levels_w), along_h, fn_output_signature=signature
     )
 
 
-def roi_max_pool(
-    features: tf.Tensor, rois: tf.Tensor, pooled_size: tuple[int, int], spatial_scale: float
-) -> tf.Tensor:
-    """Caffe RoI max pooling: (B, H, W, C) and (R, 5) rois -> (R, PH, PW, C)."""
+def _pool(
+    features: tf.Tensor,
+    rois: tf.Tensor,
+    pooled_size: tuple[int, int],
+    spatial_scale: float,
+    with_cells: bool,
+) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """Pooled (R, PH, PW, C) values (0 in empty bins), and when `with_cells` the flat cell each
+    came from (-1 in empty bins)."""
     ph, pw = pooled_size
     shape = tf.shape(features, out_type=tf.int64)
     batch, height, width = shape[0], shape[1], shape[2]
@@ -58,30 +85,54 @@ def roi_max_pool(
     kw = floor_log2(tf.maximum(w1 - w0, 1))
     levels_h = tf.reduce_max(tf.concat([tf.reshape(kh, [-1]), [0]], axis=0)) + 1
     levels_w = tf.reduce_max(tf.concat([tf.reshape(kw, [-1]), [0]], axis=0)) + 1
-    table = range_max_table(features, levels_h, levels_w)
-    rows = tf.reshape(table, [-1, shape[3]])
+    table = range_max_table(features, levels_h, levels_w, with_cells)
+    rows = [tf.reshape(t, [-1, shape[3]]) for t in table]
 
     def corner(level_h: tf.Tensor, level_w: tf.Tensor, y: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
         index = (level_h * levels_w + level_w) * batch + image[:, None, None]
-        # Empty bins read a clamped cell; their result is replaced by zero below.
+        # Empty bins read a clamped cell; their result is replaced below.
         y = tf.clip_by_value(y, 0, height - 1)
-        index = (index * height + y) * width + tf.clip_by_value(x, 0, width - 1)
-        return tf.gather(rows, index)  # (R, PH, PW, C)
+        return (index * height + y) * width + tf.clip_by_value(x, 0, width - 1)  # (R, PH, PW)
 
     y_far = h1 - tf.bitwise.left_shift(tf.constant(1, tf.int64), kh)
     x_far = w1 - tf.bitwise.left_shift(tf.constant(1, tf.int64), kw)
     kh, h0, y_far = kh[:, :, None], h0[:, :, None], y_far[:, :, None]
     kw, w0, x_far = kw[:, None, :], w0[:, None, :], x_far[:, None, :]
-    pooled = tf.reduce_max(
-        tf.stack(
-            [
-                corner(kh, kw, h0, w0),
-                corner(kh, kw, h0, x_far),
-                corner(kh, kw, y_far, w0),
-                corner(kh, kw, y_far, x_far),
-            ]
-        ),
-        axis=0,
-    )
-    empty = (h1 <= h0[:, :, 0])[:, :, None] | (w1 <= w0[:, 0, :])[:, None, :]
-    return tf.where(empty[..., None], tf.zeros_like(pooled), pooled)
+    corners = tf.stack(
+        [
+            corner(kh, kw, h0, w0),
+            corner(kh, kw, h0, x_far),
+            corner(kh, kw, y_far, w0),
+            corner(kh, kw, y_far, x_far),
+        ]
+    )  # (4, R, PH, PW)
+    candidates = tf.gather(rows[0], corners)  # (4, R, PH, PW, C)
+    empty = ((h1 <= h0[:, :, 0])[:, :, None] | (w1 <= w0[:, 0, :])[:, None, :])[..., None]
+    pooled = tf.where(empty, 0.0, tf.reduce_max(candidates, axis=0))
+    if not with_cells:
+        return pooled, None
+    winner = tf.one_hot(tf.argmax(candidates, axis=0), 4, axis=0, dtype=tf.int32)
+    cells = tf.reduce_sum(tf.gather(rows[1], corners) * winner, axis=0)
+    return pooled, tf.where(empty, -1, cells)
+
+
+def roi_max_pool(
+    features: tf.Tensor, rois: tf.Tensor, pooled_size: tuple[int, int], spatial_scale: float
+) -> tf.Tensor:
+    """Caffe RoI max pooling: (B, H, W, C) and (R, 5) rois -> (R, PH, PW, C)."""
+
+    @tf.custom_gradient
+    def pool(features: tf.Tensor) -> tuple[tf.Tensor, object]:
+        def gradient(upstream: tf.Tensor) -> tf.Tensor:
+            cells = _pool(features, rois, pooled_size, spatial_scale, with_cells=True)[1]
+            assert cells is not None
+            shape = tf.shape(features)
+            image = tf.cast(rois[:, 0], tf.int32)[:, None, None, None]
+            target = (image * shape[1] * shape[2] + cells) * shape[3] + tf.range(shape[3])
+            hit = cells >= 0  # empty bins pass nothing back
+            flat = tf.math.unsorted_segment_sum(upstream[hit], target[hit], tf.reduce_prod(shape))
+            return tf.reshape(flat, shape)
+
+        return _pool(features, rois, pooled_size, spatial_scale, with_cells=False)[0], gradient
+
+    return pool(features)

@@ -27,6 +27,7 @@ OUTPUTS: dict[str, list[str | int]] = {
 NCHW_PRODUCERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.Rescaling)
 NCHW_CONSUMERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, RoiPooling, SuperpixelPooling)
 NHWC_CONSUMERS = (keras.layers.Flatten, keras.layers.Dense)
+LAYOUT_KEEPERS = (keras.layers.Dropout,)  # lowered to an identity: the output keeps the layout
 
 
 class ExportError(RuntimeError):
@@ -55,7 +56,9 @@ def to_onnx(
             # Each layer's output is named after the layer (onnxruntime drops the Identity).
             suffix = f"_{call}" if call else ""
             output = g.op("Identity", lower(g, layer, inputs, options), name=layer.name + suffix)
-            if isinstance(layer, NCHW_PRODUCERS):
+            if isinstance(layer, NCHW_PRODUCERS) or (
+                isinstance(layer, LAYOUT_KEEPERS) and inputs[0] in nchw
+            ):
                 nchw.add(output)
             names[id(node.outputs[0])] = output
     for name, tensor in model._outputs_struct.items():

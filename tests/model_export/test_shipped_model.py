@@ -35,10 +35,11 @@ def test_graph_is_standard_and_described() -> None:
     assert props["roi_lowering"] == "maxroipool" and props["background_class"] == "0"
 
 
-# Issue 2's target is 97 %; the shipped model reaches 96.1 % on the 1944 held-out boxes of
-# its card. The mark must go once a model meets the target (strict: a pass fails the run).
+# Issue 2's target is 97 %; the shipped model reaches 96.9 % on the 1944 held-out boxes of
+# its card and 692/714 (96.9 %) here. The mark must go once a model meets the target
+# (strict: a pass fails the run). 40 scenes were too few: 97.5 % on one draw, 95.6 % on another.
 BELOW_TARGET = pytest.mark.xfail(
-    strict=True, reason="shipped model: 96.1 % held-out box accuracy, target 97 % (issue 2)"
+    strict=True, reason="shipped model: 96.9 % held-out box accuracy, target 97 % (issue 2)"
 )
 
 
@@ -46,7 +47,7 @@ BELOW_TARGET = pytest.mark.xfail(
 def test_held_out_accuracy_on_fresh_scenes() -> None:
     session = ort.InferenceSession(str(ONNX), providers=["CPUExecutionProvider"])
     right = total = 0
-    for scene in held_out_scenes(40, seed=2024):
+    for scene in held_out_scenes(150, seed=2024):
         batch = scene_batch([scene])
         scores = onnx_outputs(session, batch.inputs)["roi_scores"]
         right += int(np.sum(scores.argmax(axis=1) == batch.labels))

@@ -7,6 +7,7 @@ import onnxruntime as ort
 import pytest
 from onnx import helper
 
+from model_export.layers import RoiPooling, SuperpixelPooling
 from model_export.model import ModelSpec, build_region_classifier
 from model_export.onnx_export.export import ExportError, check_graph, export, onnx_outputs
 from model_export.onnx_export.layer_lowering import LoweringOptions, UnsupportedLayerError
@@ -69,6 +70,27 @@ def test_no_rois_and_no_superpixels(model: keras.Model, lowering: str, tmp_path:
     )
     assert out["roi_scores"].shape == (0, len(CLASSES))
     assert out["superpixel_scores"].shape == (2, 0, len(CLASSES))
+
+
+def test_dropout_between_convolutions_keeps_the_layout(scenes_inputs: list, tmp_path: Path) -> None:
+    keras.utils.set_random_seed(2)
+    image = keras.Input((None, None, 3), dtype="uint8", name="image")
+    rois = keras.Input((5,), dtype="float32", name="rois")
+    ids = keras.Input((None, None), dtype="int32", name="superpixels")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0)(image)
+    x = keras.layers.Conv2D(4, 3, strides=4, padding="same", activation="relu")(x)
+    x = keras.layers.Dropout(0.5)(x)
+    features = keras.layers.Conv2D(6, 3, padding="same", activation="relu")(x)
+    pooled = keras.layers.Flatten()(RoiPooling((2, 2), 0.25)([features, rois]))
+    regions = SuperpixelPooling("max")([features, ids])
+    outputs = {
+        "roi_scores": keras.layers.Dense(len(CLASSES), activation="softmax")(pooled),
+        "superpixel_scores": keras.layers.Dense(len(CLASSES), activation="softmax")(regions),
+    }
+    model = keras.Model([image, rois, ids], outputs)
+    path = tmp_path / "m.onnx"
+    export(model, path, LoweringOptions("maxroipool", 64), METADATA)
+    assert check_parity(model, path, scenes_inputs[1]).ok
 
 
 def test_unsupported_layer_fails_loudly(tmp_path: Path) -> None:
