@@ -9,6 +9,8 @@ levels**2 * B * H * W * C, never with the number of rois.
 The table also carries where each window's maximum lies, so the gradient is Caffe's:
 each pooled value's gradient goes to the one cell it came from. Differentiating the
 table itself instead would scatter into all levels**2 maps and cost twice the forward.
+Only the backward pass builds the cells (it recomputes the table), so inference never pays
+for them.
 """
 
 import tensorflow as tf
