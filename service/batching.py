@@ -55,7 +55,7 @@ class MicroBatcher:
         self._workers = [loop.create_task(self._serve()) for _ in range(self._worker_count)]
 
     async def stop(self) -> None:
-        """Finish what is queued, then stop the worker."""
+        """Finish what is queued, then stop the workers."""
         await self._queue.join()
         for worker in self._workers:
             worker.cancel()

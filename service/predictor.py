@@ -33,8 +33,8 @@ class Predictor:
             raise ModelLoadError(f"{path}: model file not found")
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
-        # Spinning workers wait hot for the next operator: they take the CPU that decoding
-        # and HTTP need while requests overlap, so a server sharing its cores turns it off.
+        # Spinning workers wait hot for the next operator: lower latency per run, but they
+        # take CPU that decoding and HTTP could use while requests overlap (a setting).
         options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
         available = set(ort.get_available_providers())
         chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]

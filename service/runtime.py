@@ -23,19 +23,22 @@ def self_test_path(model_path: Path) -> Path:
     return model_path.with_suffix(".selftest.json")
 
 
+def _per_device(setting: int | None, provider: str, cuda: int, cpu: int) -> int:
+    """The setting when given, else the default measured for the provider in use."""
+    if setting is not None:
+        return setting
+    return cuda if provider == "CUDAExecutionProvider" else cpu
+
+
 def batch_size(settings: Settings, provider: str) -> int:
     """Micro-batching where it helps: on CUDA; on CPU batched convolutions gain nothing."""
-    if settings.max_batch_size is not None:
-        return settings.max_batch_size
-    return 8 if provider == "CUDAExecutionProvider" else 1
+    return _per_device(settings.max_batch_size, provider, cuda=8, cpu=1)
 
 
 def inference_workers(settings: Settings, provider: str) -> int:
     """Runs at once on the session: on CPU two overlap decoding with inference and measured
     faster under load (bench/RESULTS.md); on CUDA one, and batching instead."""
-    if settings.inference_workers is not None:
-        return settings.inference_workers
-    return 1 if provider == "CUDAExecutionProvider" else 2
+    return _per_device(settings.inference_workers, provider, cuda=1, cpu=2)
 
 
 class ModelRuntime:
