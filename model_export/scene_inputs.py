@@ -24,8 +24,9 @@ def held_out_scenes(count: int, seed: int, max_side: int = 512) -> list[Scene]:
     return [compose_scene(rng, test_pool, max_side=max_side) for _ in range(count)]
 
 
-def scene_batch(scenes: list[Scene]) -> SceneBatch:
-    """Pad the scenes to one stride-aligned size and gather their boxes and superpixels."""
+def scene_batch(scenes: list[Scene], with_superpixels: bool = True) -> SceneBatch:
+    """Pad the scenes to one stride-aligned size and gather their boxes and superpixels
+    (all ignored, -1, unless `with_superpixels`)."""
     height = -(-max(s.image.shape[0] for s in scenes) // STRIDE) * STRIDE
     width = -(-max(s.image.shape[1] for s in scenes) // STRIDE) * STRIDE
     images = np.full((len(scenes), height, width, 3), PAD_VALUE, np.uint8)
@@ -34,7 +35,8 @@ def scene_batch(scenes: list[Scene]) -> SceneBatch:
     for i, scene in enumerate(scenes):
         h, w = scene.image.shape[:2]
         images[i, :h, :w] = scene.image
-        ids[i, :h, :w] = superpixels(scene.image)
+        if with_superpixels:
+            ids[i, :h, :w] = superpixels(scene.image)
         for digit in scene.digits:
             boxes.append(digit.box)
             image_index.append(i)

@@ -1,28 +1,38 @@
 """`python -m model_export dataset`: write the digit-scene dataset in COCO format."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from model_export.dataset.coco import DIGIT_CATEGORIES, scene_annotations
-from model_export.dataset.digits import DigitPool, split_digits
-from model_export.dataset.scenes import compose_scene
+from model_export.dataset.digits import split_digits
+from model_export.dataset.scenes import Scene, compose_scene
 from model_export.progress import Progress
 
 
-def write_split(
-    out: Path, split: str, pool: DigitPool, count: int, seed: int, distort: bool = False
-) -> Path:
+def split_scenes(split: str, count: int, seed: int) -> Iterator[Scene]:
+    """The scenes of one split of the dataset built with `seed`, in file order.
+
+    Train and test digits come from disjoint UCI samples; training digits are also slightly
+    rotated and sheared, so no glyph repeats exactly.
+    """
+    train_pool, test_pool = split_digits(test_fraction=0.25, seed=seed)
+    pool, offset, distort = (train_pool, 1, True) if split == "train" else (test_pool, 2, False)
+    rng = np.random.default_rng(seed + offset)
+    for _ in range(count):
+        yield compose_scene(rng, pool, distort=distort)
+
+
+def write_split(out: Path, split: str, count: int, seed: int) -> Path:
     """Write `count` scenes to out/split/ and their annotations to out/instances_split.json."""
-    rng = np.random.default_rng(seed)
     (out / split).mkdir(parents=True, exist_ok=True)
     images: list[dict] = []
     annotations: list[dict] = []
     progress = Progress(f"dataset {split}", count)
-    for image_id in range(1, count + 1):
-        scene = compose_scene(rng, pool, distort=distort)
+    for image_id, scene in enumerate(split_scenes(split, count, seed), start=1):
         name = f"{split}/{image_id:05d}.png"
         Image.fromarray(scene.image).save(out / name, compress_level=1)
         height, width = scene.image.shape[:2]
@@ -36,8 +46,5 @@ def write_split(
 
 
 def build_dataset(out: Path, train_images: int, test_images: int, seed: int) -> None:
-    """Train and test scenes whose digits come from disjoint UCI samples; the training
-    digits are also slightly rotated and sheared, so no glyph repeats exactly."""
-    train_pool, test_pool = split_digits(test_fraction=0.25, seed=seed)
-    write_split(out, "train", train_pool, train_images, seed + 1, distort=True)
-    write_split(out, "test", test_pool, test_images, seed + 2)
+    write_split(out, "train", train_images, seed)
+    write_split(out, "test", test_images, seed)

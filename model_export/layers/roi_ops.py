@@ -30,13 +30,12 @@ def _doubling_levels(table: Table, axis: int, levels: tf.Tensor) -> Table:
             s.write(tf.cast(k, tf.int32), c) for s, c in zip(stacks, current, strict=True)
         )
         shift = tf.minimum(tf.bitwise.left_shift(tf.constant(1, tf.int64), k), size)
-        pad = [[0, 0]] * 4
-        pad[axis] = [0, shift]
+        begin = tf.one_hot(axis, 4, on_value=shift, dtype=tf.int64)
         # Cells past the end are never read: a window query stays inside the map.
-        ahead = [
-            tf.pad(tf.gather(c, tf.range(shift, size), axis=axis), tf.cast(pad, tf.int64))
-            for c in current
-        ]
+        pad = tf.stack([tf.zeros_like(begin), begin], axis=1)
+        ahead = [tf.pad(tf.slice(c, begin, [-1] * 4), pad) for c in current]
+        if len(current) == 1:  # maxima only: one pass, no cells to carry
+            return k + 1, (tf.maximum(current[0], ahead[0]),), stacks
         later_wins = ahead[0] > current[0]  # ties keep the earlier cell, as Caffe's scan does
         merged = tuple(tf.where(later_wins, a, c) for a, c in zip(ahead, current, strict=True))
         return k + 1, merged, stacks

@@ -54,11 +54,11 @@ def object_masks(image: CocoImage) -> np.ndarray:
     return masks
 
 
-def jitter(rng: np.random.Generator, box: np.ndarray, min_iou: float = 0.6) -> np.ndarray:
+def jitter(rng: np.random.Generator, box: np.ndarray, min_iou: float = 0.7) -> np.ndarray:
     """A random box around `box` with IoU at least min_iou (the box itself after 20 tries)."""
     size = np.tile(box[2:] - box[:2], 2)
     for _ in range(20):
-        candidate = box + rng.uniform(-0.15, 0.15, 4) * size
+        candidate = box + rng.uniform(-0.1, 0.1, 4) * size
         if box_iou(candidate[None], box[None])[0, 0] >= min_iou:
             return candidate
     return box

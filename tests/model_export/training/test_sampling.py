@@ -36,7 +36,7 @@ def test_background_boxes_avoid_objects() -> None:
 def test_jitter_keeps_overlap() -> None:
     box = np.array([30, 30, 60, 80], np.float32)
     jittered = np.stack([jitter(RNG, box) for _ in range(100)])
-    assert box_iou(jittered, box[None]).min() >= 0.6
+    assert box_iou(jittered, box[None]).min() >= 0.7
     assert len({tuple(j) for j in jittered}) > 50
 
 
