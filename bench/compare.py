@@ -76,8 +76,8 @@ def main() -> None:
     note = (
         f"{ROUNDS} rounds, contenders interleaved within each round, a fresh server per round; "
         "medians over rounds; 'x ref' is RegionServe (CPU defaults: batching off, 2 inference "
-        "workers) throughput over the contender's, per round. One load generator (httpx, "
-        "keep-alive, bodies encoded before the run) on the same machine."
+        "workers) throughput over the contender's, per round. One load generator (a minimal "
+        "HTTP/1.1 client, keep-alive, request bytes prepared before the run) on the same machine."
         + (f" Not installed here, so not measured: {', '.join(skipped)}." if skipped else "")
     )
     write_section(

@@ -1,5 +1,9 @@
 """One load generator for every HTTP contender: a fixed number of requests at a fixed
-concurrency over one keep-alive connection per worker; latencies and wall time."""
+concurrency over one keep-alive connection per worker; latencies and wall time.
+
+The client is a minimal HTTP/1.1 one on asyncio streams (as wrk is in C): httpx took about
+2 ms of CPU per 586 KB request on this machine, time that a latency comparison would
+otherwise charge to the server."""
 
 import asyncio
 import os
@@ -47,25 +51,57 @@ class Payload:
         return cls(request.read(), request.headers["content-type"])
 
 
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    """Status of one HTTP/1.1 response, its body read whole (Content-Length or chunked)."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+    status = int(head.split(" ", 2)[1])
+    length = next(
+        (
+            line.split(":", 1)[1]
+            for line in head.split("\r\n")
+            if line.startswith("content-length:")
+        ),
+        None,
+    )
+    if length is not None:
+        await reader.readexactly(int(length))
+        return status
+    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):  # chunked
+        await reader.readexactly(size + 2)
+    await reader.readuntil(b"\r\n")
+    return status
+
+
 async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
+    """Like wrk: prepared request bytes over one keep-alive connection per client, and as
+    little parsing as HTTP allows, so that the client's own time stays out of the figures."""
+    target = httpx.URL(url)
+    requests = [
+        f"POST {target.raw_path.decode()} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
+        f"Content-Type: {p.content_type}\r\nContent-Length: {len(p.body)}\r\n\r\n".encode()
+        + p.body
+        for p in payloads
+    ]
     latencies: list[float] = []
     errors = 0
     next_index = 0
 
     async def worker() -> None:
         nonlocal next_index, errors
-        async with httpx.AsyncClient(timeout=120) as client:
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+        try:
             while next_index < count:
-                payload = payloads[next_index % len(payloads)]
+                request = requests[next_index % len(requests)]
                 next_index += 1
                 start = time.perf_counter()
-                response = await client.post(
-                    url, content=payload.body, headers={"content-type": payload.content_type}
-                )
-                if response.status_code == 200:
+                writer.write(request)
+                status = await _read_response(reader)
+                if status == 200:
                     latencies.append((time.perf_counter() - start) * 1e3)
                 else:
                     errors += 1
+        finally:
+            writer.close()
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))

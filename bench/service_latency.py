@@ -134,10 +134,11 @@ def main() -> None:
         "figure is the median over rounds. The loop does the same decode, preparation, "
         "session.run (same session settings) and response regions without HTTP, and is measured "
         "again right before each contender in each round; differences and ratios are per round "
-        "against that measurement, then the median. The load generator (httpx, one keep-alive "
-        "connection per client, bodies encoded before the run) shares the machine with the "
-        "server. CPU ms / request is user + system time of the server process (of the loop "
-        "itself for the loop) per answered request: with both cores busy, throughput is bounded "
+        "against that measurement, then the median. The load generator (a minimal HTTP/1.1 "
+        "client on asyncio streams, like wrk: request bytes prepared before the run, one "
+        "keep-alive connection per client) shares the machine with the server. CPU ms / "
+        "request is user + system time of the server process (of the loop itself for the loop) "
+        "per answered request: with both cores busy, throughput is bounded "
         "by 2000 / (server + load generator CPU ms)."
     )
     write_section("service", "Service vs in-process loop (CPU)", f"{note}\n\n{body}\n")

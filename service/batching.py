@@ -6,6 +6,10 @@ thread of its own, so session.run never blocks the event loop. With `workers` > 
 batches run at once (onnxruntime sessions take concurrent runs), sharing the session's
 threads; with one, session.run never runs twice at once. With `delay_s = 0` a batch is
 whatever queued while the previous batch ran: no delay at low load, larger batches under load.
+
+With batches of one there is nothing to combine, so a request can hand over a whole job
+instead of an image (`run_alone`): it decodes, prepares and runs in the inference thread,
+one thread hop instead of two, behind the same queue, limits and deadlines.
 """
 
 import asyncio
@@ -13,18 +17,21 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from service.errors import Overloaded
 from service.predictor import PreparedImage, Scores
 
 RunBatch = Callable[[list[PreparedImage]], list[Scores]]
+Job = Callable[[RunBatch], Any]  # runs alone in an inference thread, given the predictor
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
 class _Pending:
-    item: PreparedImage
+    work: PreparedImage | Job
     deadline: float
-    future: asyncio.Future[Scores] = field(
+    future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -50,6 +57,10 @@ class MicroBatcher:
     def depth(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def max_batch_size(self) -> int:
+        return self._max
+
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._workers = [loop.create_task(self._serve()) for _ in range(self._worker_count)]
@@ -62,7 +73,19 @@ class MicroBatcher:
         self._executor.shutdown(wait=True)
 
     async def submit(self, item: PreparedImage, timeout_s: float) -> Scores:
-        pending = _Pending(item, time.monotonic() + timeout_s)
+        """The scores of `item`, run in a batch with whatever else is waiting."""
+        result: Scores = await self._enqueue(item, timeout_s)
+        return result
+
+    async def run_alone(self, job: Callable[[RunBatch], T], timeout_s: float) -> T:
+        """What `job` returns, run alone in an inference thread (batches of one only)."""
+        if self._max != 1:
+            raise RuntimeError("jobs run alone: the batch size must be 1")
+        result: T = await self._enqueue(job, timeout_s)
+        return result
+
+    async def _enqueue(self, work: PreparedImage | Job, timeout_s: float) -> Any:
+        pending = _Pending(work, time.monotonic() + timeout_s)
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
@@ -82,21 +105,29 @@ class MicroBatcher:
             for expired in (p for p in batch if p.deadline <= now):
                 _fail(expired, Overloaded("the request expired in the queue"))
             if live:
-                start = time.perf_counter()
                 try:
-                    results = await loop.run_in_executor(
-                        self._executor, self._run_batch, [p.item for p in live]
-                    )
-                except Exception as error:  # the predictor failed: every waiter learns it
+                    results = await loop.run_in_executor(self._executor, self._run, live)
+                except Exception as error:  # the job or the predictor failed: waiters learn it
                     for p in live:
                         _fail(p, error)
                 else:
-                    self._on_batch(len(live), time.perf_counter() - start)
                     for p, result in zip(live, results, strict=True):
                         if not p.future.done():
                             p.future.set_result(result)
             for _ in batch:
                 self._queue.task_done()
+
+    def _run(self, batch: list[_Pending]) -> list[Any]:
+        """In an inference thread: a job (alone), or the batch's images in one run."""
+        if len(batch) == 1 and callable(batch[0].work):
+            return [batch[0].work(self._run_observed)]
+        return self._run_observed([p.work for p in batch if isinstance(p.work, PreparedImage)])
+
+    def _run_observed(self, items: list[PreparedImage]) -> list[Scores]:
+        start = time.perf_counter()
+        results = self._run_batch(items)
+        self._on_batch(len(items), time.perf_counter() - start)
+        return results
 
     async def _gather(self, batch: list[_Pending]) -> None:
         """Add requests to `batch` until it is full or the delay has passed."""

@@ -2,6 +2,7 @@
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -9,11 +10,11 @@ from starlette.concurrency import run_in_threadpool
 
 from service import boxes as box_tools
 from service import superpixels
-from service.batching import MicroBatcher
+from service.batching import MicroBatcher, RunBatch
 from service.errors import InvalidValue
 from service.imaging import decode_image
 from service.model_info import ModelInfo
-from service.predictor import PreparedImage
+from service.predictor import PreparedImage, Scores
 from service.proposals import selective_search
 from service.regions import ProposalFilter, box_regions, proposal_regions, superpixel_regions
 from service.settings import Settings
@@ -51,6 +52,15 @@ def choose_mode(request: RegionRequest, top_k_limit: int) -> str:
     return mode
 
 
+@dataclass(frozen=True)
+class Decoded:
+    width: int
+    height: int
+    prepared: Prepared
+    decode_s: float
+    prepare_s: float
+
+
 class Pipeline:
     def __init__(self, info: ModelInfo, batcher: MicroBatcher, settings: Settings) -> None:
         self.info, self.batcher, self.settings = info, batcher, settings
@@ -60,12 +70,16 @@ class Pipeline:
         start = time.perf_counter()
         top_k_limit = min(self.settings.max_top_k, len(self.info.classes))
         mode = choose_mode(request, top_k_limit)
-        pixels, prepared, decode_s = await run_in_threadpool(
-            self.decode_and_prepare, request.image, mode, request.boxes
-        )
-        ready = time.perf_counter()
-        scores = await self.batcher.submit(prepared.item, self.settings.request_timeout_s)
+        timeout_s = self.settings.request_timeout_s
+        if self.batcher.max_batch_size == 1:  # nothing to batch: one trip to a thread
+            decoded, scores = await self.batcher.run_alone(
+                partial(self.decode_prepare_and_run, request, mode), timeout_s
+            )
+        else:  # decode in parallel, then batch with other requests' images
+            decoded = await run_in_threadpool(self.decode_and_prepare, request, mode)
+            scores = await self.batcher.submit(decoded.prepared.item, timeout_s)
         inferred = time.perf_counter()
+        prepared = decoded.prepared
         if mode == "boxes":
             found = box_regions(self.info, prepared.boxes, scores.rois, request.top_k)
         elif mode == "proposals":
@@ -77,28 +91,33 @@ class Pipeline:
             found = superpixel_regions(
                 self.info, masks, scores.superpixels[prepared.seen], request.top_k
             )
-        height, width = pixels.shape[:2]
         return {
             "model": {"name": self.info.name, "version": self.info.version},
-            "image": {"width": width, "height": height},
+            "image": {"width": decoded.width, "height": decoded.height},
             "mode": mode,
             "regions": found,
             "timing_ms": {
-                "decode": _ms(decode_s),
-                "prepare": _ms(ready - start - decode_s),
-                "inference": _ms(inferred - ready),
+                "decode": _ms(decoded.decode_s),
+                "prepare": _ms(decoded.prepare_s),
+                "inference": _ms(inferred - start - decoded.decode_s - decoded.prepare_s),
                 "total": _ms(time.perf_counter() - start),
             },
         }
 
-    def decode_and_prepare(
-        self, image: bytes, mode: str, raw_boxes: Any
-    ) -> tuple[np.ndarray, Prepared, float]:
-        """Pixels, model input and decode seconds: one trip to a worker thread (CPU-bound)."""
+    def decode_and_prepare(self, request: RegionRequest, mode: str) -> Decoded:
+        """Pixels and model input of one request (CPU-bound: call it from a thread)."""
         start = time.perf_counter()
-        pixels = decode_image(image, self.settings.max_image_pixels)
-        decode_s = time.perf_counter() - start
-        return pixels, prepare(self.info, self.settings, pixels, mode, raw_boxes), decode_s
+        pixels = decode_image(request.image, self.settings.max_image_pixels)
+        decoded = time.perf_counter()
+        prepared = prepare(self.info, self.settings, pixels, mode, request.boxes)
+        height, width = pixels.shape[:2]
+        return Decoded(width, height, prepared, decoded - start, time.perf_counter() - decoded)
+
+    def decode_prepare_and_run(
+        self, request: RegionRequest, mode: str, run: RunBatch
+    ) -> tuple[Decoded, Scores]:
+        decoded = self.decode_and_prepare(request, mode)
+        return decoded, run([decoded.prepared.item])[0]
 
 
 def prepare(

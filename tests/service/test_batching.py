@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from service.batching import MicroBatcher
+from service.batching import MicroBatcher, RunBatch
 from service.errors import Overloaded
 from service.predictor import PreparedImage, Scores
 
@@ -97,3 +97,49 @@ def test_two_workers_run_two_batches_at_once() -> None:
         return len(results)
 
     assert asyncio.run(scenario()) == 4
+
+
+def test_a_job_runs_alone_in_an_inference_thread_with_the_predictor() -> None:
+    async def scenario() -> tuple[str, float, list[tuple[int, float]]]:
+        fake, observed = FakePredictor(), []
+        batcher = MicroBatcher(
+            fake.run, 1, 0.0, 4, on_batch=lambda size, s: observed.append((size, s))
+        )
+        batcher.start()
+
+        def job(run: RunBatch) -> tuple[str, float]:
+            return threading.current_thread().name, float(run([item(7)])[0].rois[0, 0])
+
+        thread, score = await batcher.run_alone(job, 5)
+        await batcher.stop()
+        return thread, score, observed
+
+    thread, score, observed = asyncio.run(scenario())
+    assert thread.startswith("inference") and score == 7.0
+    assert [size for size, _ in observed] == [1]  # the run inside the job is measured
+
+
+def test_a_failing_job_fails_its_caller_and_the_worker_goes_on() -> None:
+    async def scenario() -> float:
+        batcher = MicroBatcher(FakePredictor().run, 1, 0.0, 4)
+        batcher.start()
+
+        def bad(_: RunBatch) -> None:
+            raise ValueError("undecodable")
+
+        with pytest.raises(ValueError, match="undecodable"):
+            await batcher.run_alone(bad, 5)
+        scores = await batcher.submit(item(3), 5)
+        await batcher.stop()
+        return float(scores.rois[0, 0])
+
+    assert asyncio.run(scenario()) == 3.0
+
+
+def test_jobs_need_batches_of_one() -> None:
+    async def scenario() -> None:
+        batcher = MicroBatcher(FakePredictor().run, 4, 0.0, 4)
+        with pytest.raises(RuntimeError, match="batch size must be 1"):
+            await batcher.run_alone(lambda run: None, 5)
+
+    asyncio.run(scenario())
