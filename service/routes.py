@@ -13,7 +13,7 @@ from service.runtime import ModelRuntime
 router = APIRouter()
 
 
-def get_runtime(request: Request) -> ModelRuntime:
+async def get_runtime(request: Request) -> ModelRuntime:
     runtime: ModelRuntime | None = getattr(request.app.state, "runtime", None)
     if runtime is None:
         raise NotReady("the model is not loaded")
@@ -34,25 +34,25 @@ async def classify_regions(request: Request, runtime: RuntimeDep) -> JSONRespons
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/readyz", response_model=None)
-def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
+async def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
     if not runtime.ready:
         return problem(503, "Model not ready", f"self-test {runtime.self_test}", retry_after=5)
     return {"status": "ready", "provider": runtime.predictor.provider}
 
 
 @router.get("/metrics")
-def metrics(runtime: RuntimeDep) -> Response:
+async def metrics(runtime: RuntimeDep) -> Response:
     runtime.metrics.queue_depth.set(runtime.batcher.depth)
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/model")
-def model(runtime: RuntimeDep) -> dict[str, Any]:
+async def model(runtime: RuntimeDep) -> dict[str, Any]:
     info = runtime.info
     return {
         "name": info.name,
