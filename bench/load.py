@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,9 +72,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
-    """Like wrk: prepared request bytes over one keep-alive connection per client, and as
-    little parsing as HTTP allows, so that the client's own time stays out of the figures."""
+def _prepared_requests(url: str, payloads: Sequence[Payload]) -> tuple[httpx.URL, list[bytes]]:
     target = httpx.URL(url)
     requests = [
         f"POST {target.raw_path.decode()} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
@@ -82,6 +80,23 @@ async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: 
         + p.body
         for p in payloads
     ]
+    return target, requests
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, float]:
+    """Send one prepared request; its status and latency in ms."""
+    start = time.perf_counter()
+    writer.write(request)
+    status = await _read_response(reader)
+    return status, (time.perf_counter() - start) * 1e3
+
+
+async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
+    """Like wrk: prepared request bytes over one keep-alive connection per client, and as
+    little parsing as HTTP allows, so that the client's own time stays out of the figures."""
+    target, requests = _prepared_requests(url, payloads)
     latencies: list[float] = []
     errors = 0
     next_index = 0
@@ -93,11 +108,9 @@ async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: 
             while next_index < count:
                 request = requests[next_index % len(requests)]
                 next_index += 1
-                start = time.perf_counter()
-                writer.write(request)
-                status = await _read_response(reader)
+                status, ms = await _exchange(reader, writer, request)
                 if status == 200:
-                    latencies.append((time.perf_counter() - start) * 1e3)
+                    latencies.append(ms)
                 else:
                     errors += 1
         finally:
@@ -115,6 +128,36 @@ async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: 
     )
 
 
+def run_load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
+    return asyncio.run(_load(url, payloads, concurrency, count))
+
+
+def run_paired(
+    url: str, payloads: Sequence[Payload], count: int, local: Callable[[int], None]
+) -> list[tuple[float, float]]:
+    """(ms of local(i), ms of request i) for i < count, one after the other on one
+    connection; failed requests are left out. Alternating one by one, both halves of a pair
+    meet the same load from whatever else shares the machine."""
+
+    async def pairs() -> list[tuple[float, float]]:
+        target, requests = _prepared_requests(url, payloads)
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+        found = []
+        try:
+            for i in range(count):
+                start = time.perf_counter()
+                local(i)
+                local_ms = (time.perf_counter() - start) * 1e3
+                status, ms = await _exchange(reader, writer, requests[i % len(requests)])
+                if status == 200:
+                    found.append((local_ms, ms))
+        finally:
+            writer.close()
+        return found
+
+    return asyncio.run(pairs())
+
+
 def _process_tree(pid: int) -> list[int]:
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -125,10 +168,6 @@ def _process_tree(pid: int) -> list[int]:
 def _rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         return int(next(s for s in status if s.startswith("VmRSS:")).split()[1])
-
-
-def run_load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
-    return asyncio.run(_load(url, payloads, concurrency, count))
 
 
 def own_cpu_seconds() -> float:

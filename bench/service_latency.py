@@ -2,13 +2,23 @@
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
 import numpy as np
 
-from bench.load import LoadResult, Payload, own_cpu_seconds, regionserve, run_load
+from bench.load import (
+    LoadResult,
+    Payload,
+    Server,
+    own_cpu_seconds,
+    regionserve,
+    run_load,
+    run_paired,
+)
 from bench.report import table, write_section
 from bench.scenes import request_images
 from service.imaging import decode_image
@@ -20,7 +30,7 @@ from service.settings import Settings
 MODEL = Path("models/region_classifier.onnx")
 CONCURRENCY = (1, 8, 32)
 REQUESTS = 96  # per concurrency level (at least 4 per client)
-ROUNDS = 3
+ROUNDS = 5
 CONTENDERS = (
     ("RegionServe, batching off, 2 workers (CPU default)", {"REGIONSERVE_MAX_BATCH_SIZE": "1"}),
     (
@@ -41,9 +51,9 @@ class Measured:
 class InProcessLoop:
     """decode, prepare, session.run and regions, one request after another, no HTTP."""
 
-    def __init__(self, requests: list[tuple[bytes, list]]) -> None:
+    def __init__(self, requests: list[tuple[bytes, list]], spinning: bool = True) -> None:
         self.requests = requests
-        self.settings = Settings(model_path=MODEL)
+        self.settings = Settings(model_path=MODEL, ort_spinning=spinning)
         self.predictor = Predictor.from_settings(self.settings)
         for i in range(3):
             self.one(i)
@@ -70,30 +80,53 @@ class InProcessLoop:
         return Measured(result, cpu / count * 1e3, 0.0)
 
 
+@dataclass(frozen=True)
+class Round:
+    baseline: Measured  # the loop, right before the contender
+    loads: dict[int, Measured]  # by concurrency
+    pairs: list[tuple[float, float]]  # (loop ms, request ms), interleaved one by one
+
+
 def measure_contender(
-    loop: InProcessLoop, env: dict[str, str], payloads: list[Payload]
-) -> tuple[Measured, dict[int, Measured]]:
+    loop: InProcessLoop, quiet_loop: InProcessLoop, env: dict[str, str], payloads: list[Payload]
+) -> Round:
     """The loop right before (so drift on a shared machine moves both alike), then a fresh
-    server at each concurrency."""
+    server at each concurrency; then loop and single requests in alternation, both without
+    spinning: alternating, each side's spinning threads would slow the other's run."""
     baseline = loop.measure(REQUESTS)
-    server = regionserve({**env, "REGIONSERVE_MODEL_PATH": str(MODEL)})
-    results = {}
-    try:
-        url = server.base + "/classify-regions"
-        run_load(url, payloads, 2, 8)  # warm the connections
+    with serving(env, payloads) as url:
+        loads = {}
         for c in CONCURRENCY:
-            server_cpu, client_cpu = server.cpu_seconds(), own_cpu_seconds()
+            server_cpu, client_cpu = url.server.cpu_seconds(), own_cpu_seconds()
             sent = max(REQUESTS, 4 * c)
-            result = run_load(url, payloads, c, sent)
+            result = run_load(url.classify, payloads, c, sent)
             answered = max(sent - result.errors, 1)
-            results[c] = Measured(
+            loads[c] = Measured(
                 result,
-                (server.cpu_seconds() - server_cpu) / answered * 1e3,
+                (url.server.cpu_seconds() - server_cpu) / answered * 1e3,
                 (own_cpu_seconds() - client_cpu) / answered * 1e3,
             )
+    with serving({**env, "REGIONSERVE_ORT_SPINNING": "false"}, payloads) as url:
+        pairs = run_paired(url.classify, payloads, REQUESTS, quiet_loop.one)
+    return Round(baseline, loads, pairs)
+
+
+@dataclass(frozen=True)
+class Served:
+    server: Server
+    classify: str  # the /classify-regions URL
+
+
+@contextmanager
+def serving(env: dict[str, str], payloads: list[Payload]) -> Iterator[Served]:
+    """A fresh RegionServe process serving the shipped model, warm, stopped afterwards."""
+    server = regionserve({**env, "REGIONSERVE_MODEL_PATH": str(MODEL)})
+    try:
+        served = Served(server, server.base + "/classify-regions")
+        run_load(served.classify, payloads, 2, 8)  # warm the connections
+        yield served
     finally:
         server.stop()
-    return baseline, results
 
 
 def main() -> None:
@@ -102,17 +135,19 @@ def main() -> None:
         Payload.multipart({"image": ("x.png", image)}, {"boxes": json.dumps(b)})
         for image, b in requests
     ]
-    loop = InProcessLoop(requests)
+    loop, quiet_loop = InProcessLoop(requests), InProcessLoop(requests, spinning=False)
     rounds = [
-        {label: measure_contender(loop, env, payloads) for label, env in CONTENDERS}
+        {label: measure_contender(loop, quiet_loop, env, payloads) for label, env in CONTENDERS}
         for _ in range(ROUNDS)
     ]
-    baselines = [r[label][0] for r in rounds for label, _ in CONTENDERS]
+    baselines = [r[label].baseline for r in rounds for label, _ in CONTENDERS]
     rows = [["in-process loop", "1", *_median_cells(baselines, baselines)]]
     for label, _ in CONTENDERS:
         for c in CONCURRENCY:
-            pairs = [(r[label][1][c], r[label][0]) for r in rounds]
-            rows.append([label, str(c), *_median_cells(*map(list, zip(*pairs, strict=True)))])
+            measured = [r[label].loads[c] for r in rounds]
+            rows.append(
+                [label, str(c), *_median_cells(measured, [r[label].baseline for r in rounds])]
+            )
     body = table(
         [
             "contender",
@@ -120,8 +155,8 @@ def main() -> None:
             "p50 ms",
             "p99 ms",
             "req/s",
-            "p50 - loop p50 (ms)",
-            "throughput vs loop",
+            "p50 - loop p50, ms (rounds' range)",
+            "throughput vs loop (rounds' range)",
             "CPU ms / request",
             "load generator CPU ms / request",
             "errors",
@@ -141,7 +176,29 @@ def main() -> None:
         "per answered request: with both cores busy, throughput is bounded "
         "by 2000 / (server + load generator CPU ms)."
     )
-    write_section("service", "Service vs in-process loop (CPU)", f"{note}\n\n{body}\n")
+    paired = table(
+        [
+            "contender",
+            "pairs",
+            "loop p50 ms",
+            "request p50 ms",
+            "median paired difference, ms (rounds' range)",
+        ],
+        [[label, *_paired_cells([r[label].pairs for r in rounds])] for label, _ in CONTENDERS],
+    )
+    paired_note = (
+        f"Concurrency 1 again, as {REQUESTS} pairs per round: one loop iteration, then the same "
+        "request through the server, alternating, so that both halves of a pair meet the same "
+        "load from the machine's neighbours (rounds above differ by several ms at concurrency "
+        "1). The service overhead is the median of request minus loop over all pairs. Both "
+        "sides run onnxruntime without spinning here: alternating, one side's threads would "
+        "spin through the other's run (with spinning on both, the loop's p50 rose by ~10 ms)."
+    )
+    write_section(
+        "service",
+        "Service vs in-process loop (CPU)",
+        f"{note}\n\n{body}\n\n{paired_note}\n\n{paired}\n",
+    )
 
 
 def _median_cells(measured: list[Measured], baselines: list[Measured]) -> list[str]:
@@ -150,12 +207,29 @@ def _median_cells(measured: list[Measured], baselines: list[Measured]) -> list[s
         f"{median(m.load.p50_ms for m in measured):.1f}",
         f"{median(m.load.p99_ms for m in measured):.1f}",
         f"{median(m.load.throughput for m in measured):.1f}",
-        f"{median(m.load.p50_ms - b.load.p50_ms for m, b in pairs):+.1f}",
-        f"{median(m.load.throughput / b.load.throughput for m, b in pairs):.2f}",
+        _median_and_range([m.load.p50_ms - b.load.p50_ms for m, b in pairs], "+.1f"),
+        _median_and_range([m.load.throughput / b.load.throughput for m, b in pairs], ".2f"),
         f"{median(m.server_cpu_ms for m in measured):.1f}",
         f"{median(m.client_cpu_ms for m in measured):.1f}",
         str(sum(m.load.errors for m in measured)),
     ]
+
+
+def _paired_cells(rounds: list[list[tuple[float, float]]]) -> list[str]:
+    pairs = [pair for r in rounds for pair in r]
+    return [
+        str(len(pairs)),
+        f"{median(loop_ms for loop_ms, _ in pairs):.1f}",
+        f"{median(request_ms for _, request_ms in pairs):.1f}",
+        f"{median(b - a for a, b in pairs):+.2f} "
+        f"({min(median(b - a for a, b in r) for r in rounds):+.2f} to "
+        f"{max(median(b - a for a, b in r) for r in rounds):+.2f})",
+    ]
+
+
+def _median_and_range(values: list[float], spec: str) -> str:
+    """The median, and the lowest and highest round: how far one round can be trusted."""
+    return f"{median(values):{spec}} ({min(values):{spec}} to {max(values):{spec}})"
 
 
 if __name__ == "__main__":
