@@ -34,6 +34,8 @@ def _doubling_levels(table: Table, axis: int, levels: tf.Tensor) -> Table:
         # Cells past the end are never read: a window query stays inside the map.
         pad = tf.stack([tf.zeros_like(begin), begin], axis=1)
         ahead = [tf.pad(tf.slice(c, begin, [-1] * 4), pad) for c in current]
+        for a, c in zip(ahead, current, strict=True):
+            a.set_shape(c.shape)  # the pad restores the size; a while_loop needs it static
         if len(current) == 1:  # maxima only: one pass, no cells to carry
             return k + 1, (tf.maximum(current[0], ahead[0]),), stacks
         later_wins = ahead[0] > current[0]  # ties keep the earlier cell, as Caffe's scan does

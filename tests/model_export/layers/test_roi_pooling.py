@@ -97,9 +97,10 @@ def test_batched_form_equals_indexed_form() -> None:
     np.testing.assert_array_equal(batched.reshape(flat.shape), flat)
 
 
-def test_graph_mode_equals_eager() -> None:
+@pytest.mark.parametrize("batch", [1, 2])  # a static batch of 1 broadcasts: shapes must hold
+def test_graph_mode_equals_eager(batch: int) -> None:
     layer = RoiPooling((7, 7), 1 / 16)
-    x, rois = features(), random_rois(64, 2, 200)
+    x, rois = features((batch, 12, 10, 3)), random_rois(64, batch, 200)
     traced = tf.function(lambda a, b: layer([a, b]))
     np.testing.assert_array_equal(traced(x, rois).numpy(), np.asarray(layer([x, rois])))
 
