@@ -81,7 +81,8 @@ def main(repeats: int = 30) -> None:
     note = (
         f"{HEIGHT}x{WIDTH}x{CHANNELS} features, pooled {POOLED[0]}x{POOLED[1]}, spatial scale "
         f"1/16, random rois inside the image, batch 1, {repeats} timed runs after 2 warm-up runs, "
-        "each implementation in a fresh process (peak = growth of peak RSS over setup and runs)."
+        "each implementation in a fresh process (peak = peak RSS over setup and runs above the "
+        "process size before them)."
     )
     write_section("roi", "RoI pooling (CPU, onnxruntime and TensorFlow)", f"{note}\n\n{body}\n")
 

@@ -1,11 +1,11 @@
 """Timing and memory measurement, each contender in a fresh process."""
 
 import multiprocessing
-import resource
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -13,7 +13,7 @@ from typing import Any
 class Measurement:
     median_ms: float
     p90_ms: float
-    peak_mib: float  # growth of the process's peak resident memory during setup and runs
+    peak_mib: float  # peak resident memory during setup and runs, above the size before them
 
 
 def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> tuple[float, float]:
@@ -29,15 +29,20 @@ def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> tuple[fl
     return statistics.median(samples), samples[int(0.9 * (len(samples) - 1))]
 
 
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _memory_mib(field: str) -> float:
+    """VmRSS (resident now) or VmHWM (peak resident) of this process, in MiB."""
+    with open("/proc/self/status") as status:
+        return int(next(s for s in status if s.startswith(field + ":")).split()[1]) / 1024
 
 
 def _worker(setup: Callable[..., Callable[[], Any]], args: tuple, repeats: int, queue: Any) -> None:
-    before = _peak_rss_mib()
+    # Linux: "5" resets the peak to the current resident size, so a transient peak of the
+    # imports cannot hide the work's (the peak can only be read, never lowered, otherwise).
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _memory_mib("VmRSS")
     fn = setup(*args)
     median, p90 = time_calls(fn, repeats)
-    queue.put(Measurement(median, p90, _peak_rss_mib() - before))
+    queue.put(Measurement(median, p90, _memory_mib("VmHWM") - before))
 
 
 def measure_in_process(
