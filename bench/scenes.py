@@ -5,13 +5,13 @@ import io
 import numpy as np
 from PIL import Image
 
-from model_export.dataset.digits import split_digits
+from model_export.dataset.digits import TEST_FRACTION, split_digits
 from model_export.dataset.scenes import compose_scene
 
 
 def request_images(count: int, side: int, boxes: int, seed: int = 0) -> list[tuple[bytes, list]]:
     """`count` (PNG bytes, boxes) pairs of side x side scenes with exactly `boxes` boxes."""
-    _, pool = split_digits(0.25, 0)
+    _, pool = split_digits(TEST_FRACTION, seed=0)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):

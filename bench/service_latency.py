@@ -94,20 +94,20 @@ def measure_contender(
     server at each concurrency; then loop and single requests in alternation, both without
     spinning: alternating, each side's spinning threads would slow the other's run."""
     baseline = loop.measure(REQUESTS)
-    with serving(env, payloads) as url:
+    with serving(env, payloads) as served:
         loads = {}
         for c in CONCURRENCY:
-            server_cpu, client_cpu = url.server.cpu_seconds(), own_cpu_seconds()
+            server_cpu, client_cpu = served.server.cpu_seconds(), own_cpu_seconds()
             sent = max(REQUESTS, 4 * c)
-            result = run_load(url.classify, payloads, c, sent)
+            result = run_load(served.classify, payloads, c, sent)
             answered = max(sent - result.errors, 1)
             loads[c] = Measured(
                 result,
-                (url.server.cpu_seconds() - server_cpu) / answered * 1e3,
+                (served.server.cpu_seconds() - server_cpu) / answered * 1e3,
                 (own_cpu_seconds() - client_cpu) / answered * 1e3,
             )
-    with serving({**env, "REGIONSERVE_ORT_SPINNING": "false"}, payloads) as url:
-        pairs = run_paired(url.classify, payloads, REQUESTS, quiet_loop.one)
+    with serving({**env, "REGIONSERVE_ORT_SPINNING": "false"}, payloads) as served:
+        pairs = run_paired(served.classify, payloads, REQUESTS, quiet_loop.one)
     return Round(baseline, loads, pairs)
 
 
@@ -217,19 +217,22 @@ def _median_cells(measured: list[Measured], baselines: list[Measured]) -> list[s
 
 def _paired_cells(rounds: list[list[tuple[float, float]]]) -> list[str]:
     pairs = [pair for r in rounds for pair in r]
+    per_round = [median(b - a for a, b in r) for r in rounds]
     return [
         str(len(pairs)),
         f"{median(loop_ms for loop_ms, _ in pairs):.1f}",
         f"{median(request_ms for _, request_ms in pairs):.1f}",
-        f"{median(b - a for a, b in pairs):+.2f} "
-        f"({min(median(b - a for a, b in r) for r in rounds):+.2f} to "
-        f"{max(median(b - a for a, b in r) for r in rounds):+.2f})",
+        f"{median(b - a for a, b in pairs):+.2f} {_range(per_round, '+.2f')}",
     ]
 
 
 def _median_and_range(values: list[float], spec: str) -> str:
-    """The median, and the lowest and highest round: how far one round can be trusted."""
-    return f"{median(values):{spec}} ({min(values):{spec}} to {max(values):{spec}})"
+    return f"{median(values):{spec}} {_range(values, spec)}"
+
+
+def _range(rounds: list[float], spec: str) -> str:
+    """The lowest and highest round: how far one round can be trusted."""
+    return f"({min(rounds):{spec}} to {max(rounds):{spec}})"
 
 
 if __name__ == "__main__":

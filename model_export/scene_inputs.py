@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_export.dataset.digits import split_digits
+from model_export.dataset.digits import TEST_FRACTION, split_digits
 from model_export.dataset.scenes import Scene, compose_scene
 from model_export.model import PAD_VALUE, STRIDE, superpixel_grid
 from model_export.training.boxes import boxes_to_rois
@@ -19,7 +19,7 @@ class SceneBatch:
 
 def held_out_scenes(count: int, seed: int, max_side: int = 512) -> list[Scene]:
     """Scenes of test-split digits (never seen in training)."""
-    _, test_pool = split_digits(test_fraction=0.25, seed=0)
+    _, test_pool = split_digits(TEST_FRACTION, seed=0)
     rng = np.random.default_rng(seed)
     return [compose_scene(rng, test_pool, max_side=max_side) for _ in range(count)]
 

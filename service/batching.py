@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from service.errors import Overloaded
 from service.predictor import PreparedImage, Scores
@@ -121,7 +121,7 @@ class MicroBatcher:
         """In an inference thread: a job (alone), or the batch's images in one run."""
         if len(batch) == 1 and callable(batch[0].work):
             return [batch[0].work(self._run_observed)]
-        return self._run_observed([p.work for p in batch if isinstance(p.work, PreparedImage)])
+        return self._run_observed(cast(list[PreparedImage], [p.work for p in batch]))
 
     def _run_observed(self, items: list[PreparedImage]) -> list[Scores]:
         start = time.perf_counter()

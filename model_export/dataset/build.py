@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from model_export.dataset.coco import DIGIT_CATEGORIES, scene_annotations
-from model_export.dataset.digits import split_digits
+from model_export.dataset.digits import TEST_FRACTION, split_digits
 from model_export.dataset.scenes import Scene, compose_scene
 from model_export.progress import Progress
 
@@ -19,7 +19,7 @@ def split_scenes(split: str, count: int, seed: int) -> Iterator[Scene]:
     Train and test digits come from disjoint UCI samples; training digits are also slightly
     rotated and sheared, so no glyph repeats exactly.
     """
-    train_pool, test_pool = split_digits(test_fraction=0.25, seed=seed)
+    train_pool, test_pool = split_digits(TEST_FRACTION, seed)
     pool, offset, distort = (train_pool, 1, True) if split == "train" else (test_pool, 2, False)
     rng = np.random.default_rng(seed + offset)
     for _ in range(count):

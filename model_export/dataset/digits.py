@@ -6,6 +6,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 from sklearn.datasets import load_digits
 
+TEST_FRACTION = 0.25  # share of the UCI samples kept for the dataset's test scenes
+
 
 @dataclass(frozen=True)
 class DigitPool:
