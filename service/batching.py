@@ -9,27 +9,28 @@ whatever queued while the previous batch ran: no delay at low load, larger batch
 
 With batches of one there is nothing to combine, so a request can hand over a whole job
 instead of an image (`run_alone`): it decodes, prepares and runs in the inference thread,
-one thread hop instead of two, behind the same queue, limits and deadlines.
+one thread hop instead of two. Jobs go straight to the inference threads' own queue, with
+the same limits: at most `queue_size` waiting, and a deadline, past which a job that has
+not started never will.
 """
 
 import asyncio
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from service.errors import Overloaded
 from service.predictor import PreparedImage, Scores
 
 RunBatch = Callable[[list[PreparedImage]], list[Scores]]
-Job = Callable[[RunBatch], Any]  # runs alone in an inference thread, given the predictor
 T = TypeVar("T")
 
 
 @dataclass(eq=False)
 class _Pending:
-    work: PreparedImage | Job
+    item: PreparedImage
     deadline: float
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -52,10 +53,12 @@ class MicroBatcher:
         self._on_batch = on_batch
         self._workers: list[asyncio.Task[None]] = []
         self._worker_count = workers
+        self._jobs: set[Future[Any]] = set()  # submitted by run_alone, not yet finished
 
     @property
     def depth(self) -> int:
-        return self._queue.qsize()
+        """Requests waiting for an inference thread."""
+        return self._queue.qsize() + max(0, len(self._jobs) - self._worker_count)
 
     @property
     def max_batch_size(self) -> int:
@@ -68,6 +71,8 @@ class MicroBatcher:
     async def stop(self) -> None:
         """Finish what is queued, then stop the workers."""
         await self._queue.join()
+        jobs = list(self._jobs)  # one step under the GIL: threads discard finished jobs
+        await asyncio.gather(*map(asyncio.wrap_future, jobs), return_exceptions=True)
         for worker in self._workers:
             worker.cancel()
         self._executor.shutdown(wait=True)
@@ -81,11 +86,19 @@ class MicroBatcher:
         """What `job` returns, run alone in an inference thread (batches of one only)."""
         if self._max != 1:
             raise RuntimeError("jobs run alone: the batch size must be 1")
-        result: T = await self._enqueue(job, timeout_s)
-        return result
+        if self.depth >= self._queue.maxsize:
+            raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)")
+        submitted = self._executor.submit(job, self._run_observed)
+        self._jobs.add(submitted)
+        submitted.add_done_callback(self._jobs.discard)
+        try:
+            async with asyncio.timeout(timeout_s):  # cancels the job if it has not started
+                return await asyncio.wrap_future(submitted)
+        except TimeoutError:
+            raise Overloaded(f"no result within {timeout_s:g} s") from None
 
-    async def _enqueue(self, work: PreparedImage | Job, timeout_s: float) -> Any:
-        pending = _Pending(work, time.monotonic() + timeout_s)
+    async def _enqueue(self, item: PreparedImage, timeout_s: float) -> Any:
+        pending = _Pending(item, time.monotonic() + timeout_s)
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
@@ -107,7 +120,7 @@ class MicroBatcher:
             if live:
                 try:
                     results = await loop.run_in_executor(self._executor, self._run, live)
-                except Exception as error:  # the job or the predictor failed: waiters learn it
+                except Exception as error:  # the predictor failed: its waiters learn it
                     for p in live:
                         _fail(p, error)
                 else:
@@ -117,11 +130,9 @@ class MicroBatcher:
             for _ in batch:
                 self._queue.task_done()
 
-    def _run(self, batch: list[_Pending]) -> list[Any]:
-        """In an inference thread: a job (alone), or the batch's images in one run."""
-        if len(batch) == 1 and callable(batch[0].work):
-            return [batch[0].work(self._run_observed)]
-        return self._run_observed(cast(list[PreparedImage], [p.work for p in batch]))
+    def _run(self, batch: list[_Pending]) -> list[Scores]:
+        """In an inference thread: the batch's images in one run."""
+        return self._run_observed([p.item for p in batch])
 
     def _run_observed(self, items: list[PreparedImage]) -> list[Scores]:
         start = time.perf_counter()

@@ -36,6 +36,9 @@ class Predictor:
         # Spinning workers wait hot for the next operator: lower latency per run, but they
         # take CPU that decoding and HTTP could use while requests overlap (a setting).
         options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
+        # And they stop once the last concurrent run returns, rather than spin on for
+        # milliseconds through the next request's HTTP and decoding on the same cores.
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         available = set(ort.get_available_providers())
         chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
         try:

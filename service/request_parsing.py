@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from fastapi import Request
-from starlette.datastructures import UploadFile
 
 from service.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from service.form_data import FormPart, parse_form
 from service.pipeline import RegionRequest
 
 DEFAULT_TOP_K = 3
@@ -25,13 +25,12 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(f"request body passes the limit of {limit} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
-    request._body = body  # Starlette's form parser reads the cached body
-    return body
+    return b"".join(chunks)
 
 
 async def parse_request(request: Request, limit: int) -> RegionRequest:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    header = request.headers.get("content-type", "")
+    content_type = header.split(";")[0].strip().lower()
     if content_type not in ("multipart/form-data", "application/json"):
         raise UnsupportedMediaType(
             f"content type {content_type or '(none)'!r}; send multipart/form-data or "
@@ -40,7 +39,7 @@ async def parse_request(request: Request, limit: int) -> RegionRequest:
     body = await read_body(request, limit)
     if content_type == "application/json":
         return _from_json(body)
-    return await _from_form(request)
+    return _from_form(parse_form(body, header))
 
 
 def _from_json(body: bytes) -> RegionRequest:
@@ -66,39 +65,43 @@ def _from_json(body: bytes) -> RegionRequest:
     return RegionRequest(image, data.get("boxes"), top_k, mode)
 
 
-async def _from_form(request: Request) -> RegionRequest:
-    form = await request.form()
-    upload = form.get("image")
-    if not isinstance(upload, UploadFile):
-        raise BadRequest("multipart field 'image' must be a file")
-    image = await upload.read()
+def _from_form(form: dict[str, FormPart]) -> RegionRequest:
+    image = form.get("image")
+    if image is None:
+        raise BadRequest("multipart field 'image' is missing")
     return RegionRequest(
-        image, _json_field(form.get("boxes")), _int_field(form.get("top_k")), _str(form.get("mode"))
+        image.value,
+        _json_field(_text(form, "boxes")),
+        _int_field(_text(form, "top_k")),
+        _text(form, "mode"),
     )
 
 
-def _json_field(value: Any) -> Any:
-    if value is None:
+def _text(form: dict[str, FormPart], name: str) -> str | None:
+    part = form.get(name)
+    if part is None:
+        return None
+    if part.filename is not None:
+        raise BadRequest(f"field {name!r} must be text, not a file")
+    try:
+        return part.value.decode()
+    except UnicodeDecodeError:
+        raise BadRequest(f"field {name!r} is not UTF-8 text") from None
+
+
+def _json_field(text: str | None) -> Any:
+    if text is None:
         return None
     try:
-        return json.loads(_str(value) or "")
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise BadRequest(f"boxes is not valid JSON: {error}") from error
 
 
-def _int_field(value: Any) -> int:
-    if value is None:
+def _int_field(text: str | None) -> int:
+    if text is None:
         return DEFAULT_TOP_K
-    text = _str(value) or ""
     try:
         return int(text)
     except ValueError:
         raise BadRequest(f"top_k must be an integer, got {text!r}") from None
-
-
-def _str(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, UploadFile):
-        raise BadRequest(f"field {value.filename!r} must be text, not a file")
-    return str(value)

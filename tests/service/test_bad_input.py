@@ -84,6 +84,29 @@ def test_wrong_content_type(client: TestClient) -> None:
     assert_problem(response, 415, "multipart/form-data or application/json")
 
 
+@pytest.mark.parametrize(
+    ("files", "fragment"),
+    [
+        ({"picture": ("x", GOOD)}, "field 'image' is missing"),
+        ({"image": ("x", GOOD), "boxes": ("boxes.json", b"[[0, 0, 5, 5]]")}, "must be text"),
+        ({"image": ("x", GOOD), "mode": (None, b"\xff\xfe")}, "not UTF-8"),
+    ],
+    ids=["no image", "boxes as a file", "mode not utf-8"],
+)
+def test_bad_multipart_fields(client: TestClient, files: dict, fragment: str) -> None:
+    assert_problem(client.post("/classify-regions", files=files), 400, fragment)
+
+
+def test_truncated_multipart_body(client: TestClient) -> None:
+    body = httpx.Request("POST", "http://x", files={"image": ("x", GOOD)})
+    response = client.post(
+        "/classify-regions",
+        content=body.read()[:-30],
+        headers={"content-type": body.headers["content-type"]},
+    )
+    assert_problem(response, 400, "closing boundary")
+
+
 def test_oversized_body(client: TestClient) -> None:
     assert_problem(post(client, b"\0" * (4 * 2**20 + 1)), 413, "limit")
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -143,3 +144,57 @@ def test_jobs_need_batches_of_one() -> None:
             await batcher.run_alone(lambda run: None, 5)
 
     asyncio.run(scenario())
+
+
+def test_jobs_past_the_queue_limit_are_refused_and_late_ones_never_start() -> None:
+    async def scenario() -> list[str]:
+        fake, started = FakePredictor(), []
+        batcher = MicroBatcher(fake.run, 1, 0.0, queue_size=1)
+        batcher.start()
+        fake.gate.clear()
+
+        def job(name: str) -> Callable[[RunBatch], str]:
+            def run(predict: RunBatch) -> str:
+                started.append(name)
+                predict([item(0)])
+                return name
+
+            return run
+
+        running = asyncio.create_task(batcher.run_alone(job("running"), 5))
+        await asyncio.sleep(0.05)  # the one thread is held inside the predictor
+        late = asyncio.create_task(batcher.run_alone(job("late"), 0.1))
+        await asyncio.sleep(0.01)
+        assert batcher.depth == 1
+        with pytest.raises(Overloaded, match="queue is full"):
+            await batcher.run_alone(job("refused"), 5)
+        with pytest.raises(Overloaded, match="no result within"):
+            await late
+        fake.gate.set()
+        assert await running == "running"
+        await batcher.stop()
+        return started
+
+    assert asyncio.run(scenario()) == ["running"]  # the late job was dropped unstarted
+
+
+def test_stop_waits_for_the_running_job() -> None:
+    async def scenario() -> str:
+        fake = FakePredictor()
+        batcher = MicroBatcher(fake.run, 1, 0.0, queue_size=4)
+        batcher.start()
+        fake.gate.clear()
+        running = asyncio.create_task(batcher.run_alone(lambda run: "done", 5))
+        held = asyncio.create_task(
+            batcher.run_alone(lambda run: float(run([item(5)])[0].rois[0, 0]), 5)
+        )
+        await asyncio.sleep(0.05)
+        stopping = asyncio.create_task(batcher.stop())
+        await asyncio.sleep(0.05)
+        assert not stopping.done()  # the held job is still running
+        fake.gate.set()
+        await stopping
+        assert await held == 5.0
+        return str(await running)
+
+    assert asyncio.run(scenario()) == "done"
