@@ -51,9 +51,9 @@ class Measured:
 class InProcessLoop:
     """decode, prepare, session.run and regions, one request after another, no HTTP."""
 
-    def __init__(self, requests: list[tuple[bytes, list]], spinning: bool = True) -> None:
+    def __init__(self, requests: list[tuple[bytes, list]]) -> None:
         self.requests = requests
-        self.settings = Settings(model_path=MODEL, ort_spinning=spinning)
+        self.settings = Settings(model_path=MODEL)
         self.predictor = Predictor.from_settings(self.settings)
         for i in range(3):
             self.one(i)
@@ -87,12 +87,9 @@ class Round:
     pairs: list[tuple[float, float]]  # (loop ms, request ms), interleaved one by one
 
 
-def measure_contender(
-    loop: InProcessLoop, quiet_loop: InProcessLoop, env: dict[str, str], payloads: list[Payload]
-) -> Round:
+def measure_contender(loop: InProcessLoop, env: dict[str, str], payloads: list[Payload]) -> Round:
     """The loop right before (so drift on a shared machine moves both alike), then a fresh
-    server at each concurrency; then loop and single requests in alternation, both without
-    spinning: alternating, each side's spinning threads would slow the other's run."""
+    server at each concurrency, then loop iterations and single requests in alternation."""
     baseline = loop.measure(REQUESTS)
     with serving(env, payloads) as served:
         loads = {}
@@ -106,8 +103,7 @@ def measure_contender(
                 (served.server.cpu_seconds() - server_cpu) / answered * 1e3,
                 (own_cpu_seconds() - client_cpu) / answered * 1e3,
             )
-    with serving({**env, "REGIONSERVE_ORT_SPINNING": "false"}, payloads) as served:
-        pairs = run_paired(served.classify, payloads, REQUESTS, quiet_loop.one)
+        pairs = run_paired(served.classify, payloads, REQUESTS, loop.one)
     return Round(baseline, loads, pairs)
 
 
@@ -135,9 +131,9 @@ def main() -> None:
         Payload.multipart({"image": ("x.png", image)}, {"boxes": json.dumps(b)})
         for image, b in requests
     ]
-    loop, quiet_loop = InProcessLoop(requests), InProcessLoop(requests, spinning=False)
+    loop = InProcessLoop(requests)
     rounds = [
-        {label: measure_contender(loop, quiet_loop, env, payloads) for label, env in CONTENDERS}
+        {label: measure_contender(loop, env, payloads) for label, env in CONTENDERS}
         for _ in range(ROUNDS)
     ]
     baselines = [r[label].baseline for r in rounds for label, _ in CONTENDERS]
@@ -191,8 +187,8 @@ def main() -> None:
         "request through the server, alternating, so that both halves of a pair meet the same "
         "load from the machine's neighbours (rounds above differ by several ms at concurrency "
         "1). The service overhead is the median of request minus loop over all pairs. Both "
-        "sides run onnxruntime without spinning here: alternating, one side's threads would "
-        "spin through the other's run (with spinning on both, the loop's p50 rose by ~10 ms)."
+        "sides run with the shipped session settings: onnxruntime's threads spin during a run "
+        "and stop when it returns, so neither side's threads spin through the other's run."
     )
     write_section(
         "service",
