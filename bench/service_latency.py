@@ -184,7 +184,8 @@ def main() -> None:
     )
     paired_note = (
         f"Concurrency 1 again, as {REQUESTS} pairs per round: one loop iteration, then the same "
-        "request through the server, alternating, so that both halves of a pair meet the same "
+        "request through the server (on a blocking socket: with one request in flight there is "
+        "nothing to multiplex), alternating, so that both halves of a pair meet the same "
         "load from the machine's neighbours (rounds above differ by several ms at concurrency "
         "1). The service overhead is the median of request minus loop over all pairs. Both "
         "sides run with the shipped session settings: onnxruntime's threads spin during a run "

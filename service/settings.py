@@ -16,7 +16,9 @@ class Settings(BaseSettings):
     # Execution providers in order of preference; those onnxruntime lacks are skipped.
     providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     intra_op_threads: int = Field(0, ge=0, description="0 lets onnxruntime choose")
-    ort_spinning: bool = Field(True, description="onnxruntime workers busy-wait between ops")
+    ort_spinning: bool = Field(
+        True, description="onnxruntime workers busy-wait between ops, until the run returns"
+    )
 
     max_request_bytes: int = Field(20 * 2**20, ge=1)
     max_image_pixels: int = Field(40_000_000, ge=1)

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.load import Payload, _read_response, run_load
+from bench.load import BlockingConnection, Payload, _read_response, run_load, run_paired
 
 
 def read(raw: bytes) -> tuple[int, bytes]:
@@ -67,3 +67,30 @@ def test_sends_every_request_and_counts_the_failures(server_url: str) -> None:
     assert result.errors == 5  # every other request is the empty one
     assert result.p50_ms > 0 and result.p99_ms >= result.p50_ms
     assert result.throughput > 0
+
+
+def test_blocking_connection_reads_each_answer_whole_on_one_connection(server_url: str) -> None:
+    host, port = server_url.split("//")[1].split("/")[0].split(":")
+    connection = BlockingConnection(host, int(port))
+    try:
+        answers = [
+            connection.exchange(
+                f"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode()
+                + b"x" * size
+            )
+            for size in (300_000, 0, 7)
+        ]
+    finally:
+        connection.close()
+    assert [status for status, _ in answers] == [200, 400, 200]
+    assert connection.buffer == b""  # no byte of one answer is left for the next
+    assert all(ms > 0 for _, ms in answers)
+
+
+def test_pairs_alternate_local_work_and_requests(server_url: str) -> None:
+    calls: list[int] = []
+    payloads = [Payload(b"x" * 1000, "text/plain"), Payload(b"", "text/plain")]
+    pairs = run_paired(server_url, payloads, 6, calls.append)
+    assert calls == list(range(6))
+    assert len(pairs) == 3  # the empty payload's 400s are left out
+    assert all(local >= 0 and request > 0 for local, request in pairs)
