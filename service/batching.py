@@ -31,8 +31,7 @@ T = TypeVar("T")
 @dataclass(eq=False)
 class _Pending:
     item: PreparedImage
-    deadline: float
-    future: asyncio.Future[Any] = field(
+    future: asyncio.Future[Scores] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -79,8 +78,7 @@ class MicroBatcher:
 
     async def submit(self, item: PreparedImage, timeout_s: float) -> Scores:
         """The scores of `item`, run in a batch with whatever else is waiting."""
-        result: Scores = await self._enqueue(item, timeout_s)
-        return result
+        return await self._enqueue(item, timeout_s)
 
     async def run_alone(self, job: Callable[[RunBatch], T], timeout_s: float) -> T:
         """What `job` returns, run alone in an inference thread (batches of one only)."""
@@ -91,32 +89,24 @@ class MicroBatcher:
         submitted = self._executor.submit(job, self._run_observed)
         self._jobs.add(submitted)
         submitted.add_done_callback(self._jobs.discard)
-        try:
-            async with asyncio.timeout(timeout_s):  # cancels the job if it has not started
-                return await asyncio.wrap_future(submitted)
-        except TimeoutError:
-            raise Overloaded(f"no result within {timeout_s:g} s") from None
+        result: T = await _within(asyncio.wrap_future(submitted), timeout_s)
+        return result
 
-    async def _enqueue(self, item: PreparedImage, timeout_s: float) -> Any:
-        pending = _Pending(item, time.monotonic() + timeout_s)
+    async def _enqueue(self, item: PreparedImage, timeout_s: float) -> Scores:
+        pending = _Pending(item)
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
             raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)") from None
-        try:
-            return await asyncio.wait_for(asyncio.shield(pending.future), timeout_s)
-        except TimeoutError:
-            raise Overloaded(f"no result within {timeout_s:g} s") from None
+        result: Scores = await _within(pending.future, timeout_s)
+        return result
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
             await self._gather(batch)
-            now = time.monotonic()
-            live = [p for p in batch if p.deadline > now]
-            for expired in (p for p in batch if p.deadline <= now):
-                _fail(expired, Overloaded("the request expired in the queue"))
+            live = [p for p in batch if not p.future.cancelled()]  # past their deadline
             if live:
                 try:
                     results = await loop.run_in_executor(self._executor, self._run, live)
@@ -154,6 +144,16 @@ class MicroBatcher:
                 batch.append(await asyncio.wait_for(self._queue.get(), left))
             except TimeoutError:
                 return
+
+
+async def _within(future: asyncio.Future[Any], timeout_s: float) -> Any:
+    """The future's result, or Overloaded past the deadline. Timing out cancels the future,
+    so work that has not started by then never does (the queue skips it, the executor too)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await future
+    except TimeoutError:
+        raise Overloaded(f"no result within {timeout_s:g} s") from None
 
 
 def _fail(pending: _Pending, error: BaseException) -> None:
