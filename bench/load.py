@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.timing import memory_mib
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -195,11 +197,6 @@ def _process_tree(pid: int) -> list[int]:
     return [pid, *(p for child in children for p in _process_tree(child))]
 
 
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        return int(next(s for s in status if s.startswith("VmRSS:")).split()[1])
-
-
 def own_cpu_seconds() -> float:
     """CPU time of this process so far (user + system): the load generator's, here."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -254,7 +251,7 @@ class Server:
 
     def rss_mib(self) -> float:
         """Resident memory of the server and every process it started (workers included)."""
-        return sum(_rss_kib(pid) for pid in _process_tree(self.process.pid)) / 1024
+        return sum(memory_mib("VmRSS", pid) for pid in _process_tree(self.process.pid))
 
     def stop(self) -> None:
         self.process.terminate()

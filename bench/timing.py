@@ -29,9 +29,9 @@ def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> tuple[fl
     return statistics.median(samples), samples[int(0.9 * (len(samples) - 1))]
 
 
-def _memory_mib(field: str) -> float:
-    """VmRSS (resident now) or VmHWM (peak resident) of this process, in MiB."""
-    with open("/proc/self/status") as status:
+def memory_mib(field: str, pid: int | str = "self") -> float:
+    """VmRSS (resident now) or VmHWM (peak resident) of a process, in MiB."""
+    with open(f"/proc/{pid}/status") as status:
         return int(next(s for s in status if s.startswith(field + ":")).split()[1]) / 1024
 
 
@@ -39,10 +39,10 @@ def _worker(setup: Callable[..., Callable[[], Any]], args: tuple, repeats: int, 
     # Linux: "5" resets the peak to the current resident size, so a transient peak of the
     # imports cannot hide the work's (the peak can only be read, never lowered, otherwise).
     Path("/proc/self/clear_refs").write_text("5")
-    before = _memory_mib("VmRSS")
+    before = memory_mib("VmRSS")
     fn = setup(*args)
     median, p90 = time_calls(fn, repeats)
-    queue.put(Measurement(median, p90, _memory_mib("VmHWM") - before))
+    queue.put(Measurement(median, p90, memory_mib("VmHWM") - before))
 
 
 def measure_in_process(
