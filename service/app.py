@@ -7,9 +7,10 @@ from fastapi import FastAPI
 
 from service.errors import install_error_handlers
 from service.metrics import Metrics
+from service.openapi import document_classify_regions
 from service.predictor import Predictor
 from service.request_metrics import RequestMetrics
-from service.routes import router
+from service.routes import classify_regions_route, router
 from service.runtime import ModelRuntime
 from service.settings import Settings, get_settings
 
@@ -29,7 +30,9 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
         await runtime.stop()
 
     app = FastAPI(title="RegionServe", version="0.1.0", lifespan=lifespan)
+    app.router.routes.append(classify_regions_route)
     app.include_router(router)
+    document_classify_regions(app)
     install_error_handlers(app)
 
     app.add_middleware(RequestMetrics, metrics=metrics)
