@@ -30,10 +30,10 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
         await runtime.stop()
 
     app = FastAPI(title="RegionServe", version="0.1.0", lifespan=lifespan)
-    app.router.routes.append(classify_regions_route)
+    app.router.routes.insert(0, classify_regions_route)  # the hot route is matched first
     app.include_router(router)
     document_classify_regions(app)
     install_error_handlers(app)
 
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestMetrics, metrics=metrics, routes=app.routes)
     return app

@@ -6,7 +6,9 @@ response through a memory stream; this wraps `send` instead and costs a function
 
 import logging
 import time
+from collections.abc import Sequence
 
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import problem
@@ -16,8 +18,8 @@ log = logging.getLogger("regionserve")
 
 
 class RequestMetrics:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Sequence[BaseRoute] = ()) -> None:
+        self.app, self.metrics, self.routes = app, metrics, routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,6 +43,14 @@ class RequestMetrics:
             await problem(500, "Internal error", "the server failed; see its log")(
                 scope, receive, send_and_note_status
             )
-        route = getattr(scope.get("route"), "path", "unmatched")
+        route = self.route_label(scope)
         self.metrics.requests.labels(route, str(status)).inc()
         self.metrics.request_latency.labels(route).observe(time.perf_counter() - start)
+
+    def route_label(self, scope: Scope) -> str:
+        """The path template of the route that answered. FastAPI names only its APIRoutes in
+        the scope; the plain routes it serves too (/openapi.json, /docs) are found again."""
+        route = scope.get("route") or next(
+            (r for r in self.routes if r.matches(scope)[0] is not Match.NONE), None
+        )
+        return getattr(route, "path", "unmatched")

@@ -1,3 +1,4 @@
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,3 +40,20 @@ def test_a_bug_becomes_a_problem_500_and_is_counted() -> None:
         "regionserve_request_latency_seconds_count", {"route": "/fine"}
     )
     assert latency == 1
+
+
+def test_fastapi_plain_routes_are_labelled_by_their_path() -> None:
+    """FastAPI names only its APIRoutes in the scope; /openapi.json is a plain route."""
+    metrics = Metrics()
+    app = FastAPI()
+    app.router.routes.append(Route("/fine", fine, methods=["POST"]))
+    app.add_middleware(RequestMetrics, metrics=metrics, routes=app.routes)
+    with TestClient(app) as client:
+        assert client.get("/openapi.json").status_code == 200
+        assert client.post("/fine").text == "ok"
+        assert client.get("/fine").status_code == 405
+        assert client.get("/nowhere").status_code == 404
+    assert counted(metrics, "/openapi.json", "200") == 1
+    assert counted(metrics, "/fine", "200") == 1
+    assert counted(metrics, "/fine", "405") == 1
+    assert counted(metrics, "unmatched", "404") == 1
