@@ -78,7 +78,13 @@ class MicroBatcher:
 
     async def submit(self, item: PreparedImage, timeout_s: float) -> Scores:
         """The scores of `item`, run in a batch with whatever else is waiting."""
-        return await self._enqueue(item, timeout_s)
+        pending = _Pending(item)
+        try:
+            self._queue.put_nowait(pending)
+        except asyncio.QueueFull:
+            raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)") from None
+        result: Scores = await _within(pending.future, timeout_s)
+        return result
 
     async def run_alone(self, job: Callable[[RunBatch], T], timeout_s: float) -> T:
         """What `job` returns, run alone in an inference thread (batches of one only)."""
@@ -90,15 +96,6 @@ class MicroBatcher:
         self._jobs.add(submitted)
         submitted.add_done_callback(self._jobs.discard)
         result: T = await _within(asyncio.wrap_future(submitted), timeout_s)
-        return result
-
-    async def _enqueue(self, item: PreparedImage, timeout_s: float) -> Scores:
-        pending = _Pending(item)
-        try:
-            self._queue.put_nowait(pending)
-        except asyncio.QueueFull:
-            raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)") from None
-        result: Scores = await _within(pending.future, timeout_s)
         return result
 
     async def _serve(self) -> None:

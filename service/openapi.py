@@ -4,7 +4,6 @@ signature for FastAPI to derive one from. The other routes are derived as usual.
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from service.errors import PROBLEM_JSON
 from service.pipeline import MODES
@@ -131,13 +130,14 @@ CLASSIFY_REGIONS = {
 
 
 def document_classify_regions(app: FastAPI) -> None:
-    """Serve the derived schema with the hand-written entry added, built once on first use."""
+    """FastAPI's own schema of the app, with the hand-written entry added once it is built."""
+    derived = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        schema = app.openapi_schema
+        if schema is None:
+            schema = derived()  # builds app.openapi_schema, kept for later calls
             schema["paths"] = {"/classify-regions": {"post": CLASSIFY_REGIONS}, **schema["paths"]}
-            app.openapi_schema = schema
-        return app.openapi_schema
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
