@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from service.errors import Overloaded
@@ -52,7 +53,7 @@ class MicroBatcher:
         self._on_batch = on_batch
         self._workers: list[asyncio.Task[None]] = []
         self._worker_count = workers
-        self._jobs: set[Future[Any]] = set()  # submitted by run_alone, not yet finished
+        self._jobs: set[Future[Any]] = set()  # submitted by run_job, not yet finished
 
     @property
     def depth(self) -> int:
@@ -90,9 +91,14 @@ class MicroBatcher:
         """What `job` returns, run alone in an inference thread (batches of one only)."""
         if self._max != 1:
             raise RuntimeError("jobs run alone: the batch size must be 1")
+        return await self.run_job(partial(job, self._run_observed), timeout_s)
+
+    async def run_job(self, job: Callable[[], T], timeout_s: float) -> T:
+        """What `job` returns, run in an inference thread at any batch size, under the same
+        queue limit and deadline: work that brings its own whole batch (a V2 feed)."""
         if self.depth >= self._queue.maxsize:
             raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)")
-        submitted = self._executor.submit(job, self._run_observed)
+        submitted = self._executor.submit(job)
         self._jobs.add(submitted)
         submitted.add_done_callback(self._jobs.discard)
         result: T = await _within(asyncio.wrap_future(submitted), timeout_s)
