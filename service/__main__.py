@@ -3,6 +3,7 @@
 import argparse
 import logging
 import sys
+from typing import NoReturn
 
 import uvicorn
 
@@ -18,14 +19,30 @@ def main() -> None:
     parser.add_argument("--host", default=settings.host, help="default: REGIONSERVE_HOST")
     parser.add_argument("--port", type=int, default=settings.port, help="default: REGIONSERVE_PORT")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         predictor = Predictor.from_settings(settings)
     except ModelLoadError as error:
-        print(f"regionserve: cannot start: {error}", file=sys.stderr)
-        sys.exit(2)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = create_app(settings, predictor)
-    uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=30)
+        fail(str(error))
+    failure: list[str] = []
+
+    def stop_serving(message: str) -> None:
+        failure.append(message)
+        server.should_exit = True
+
+    app = create_app(settings, predictor, on_failure=stop_serving)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=args.host, port=args.port, timeout_graceful_shutdown=30)
+    )
+    server.run()
+    if failure:
+        fail(failure[0])
+
+
+def fail(message: str) -> NoReturn:
+    """One line naming what failed, and a non-zero exit, whatever stage it failed at."""
+    print(f"regionserve: cannot start: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The FastAPI app: model loaded in the lifespan, routes, errors and metrics wired once."""
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,17 +14,25 @@ from service.request_metrics import RequestMetrics
 from service.routes import classify_regions_route, router
 from service.runtime import ModelRuntime
 from service.settings import Settings, get_settings
+from service.v2 import include_v2
+
+log = logging.getLogger("regionserve")
 
 
-def create_app(settings: Settings | None = None, predictor: Predictor | None = None) -> FastAPI:
-    """An app serving `settings.model_path` (or an already loaded `predictor`)."""
+def create_app(
+    settings: Settings | None = None,
+    predictor: Predictor | None = None,
+    on_failure: Callable[[str], None] = log.error,
+) -> FastAPI:
+    """An app serving `settings.model_path` (or an already loaded `predictor`);
+    `on_failure(message)` is called if the model fails its warm-up or self-test."""
     settings = settings or get_settings()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = predictor or Predictor.from_settings(settings)
-        runtime = ModelRuntime(settings, loaded, metrics)
+        runtime = ModelRuntime(settings, loaded, metrics, on_failure)
         runtime.start()
         app.state.runtime = runtime
         yield
@@ -34,6 +43,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     app.include_router(router)
     document_classify_regions(app)
     install_error_handlers(app)
+    include_v2(app)  # after: the /v2 paths answer errors with their own body
 
     app.add_middleware(RequestMetrics, metrics=metrics, routes=app.routes)
     return app

@@ -42,8 +42,8 @@ class Metrics:
         )
         self.model_info = Gauge(
             "regionserve_model_info",
-            "The model being served",
-            ["name", "version", "provider"],
+            "The model being served: the file loaded and the provider running it",
+            ["name", "version", "provider", "file", "roi_lowering"],
             registry=r,
         )
 

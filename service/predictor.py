@@ -1,13 +1,26 @@
-"""One shared onnxruntime session; knows numpy arrays, not HTTP."""
+"""onnxruntime sessions, one per inference worker; knows numpy arrays, not HTTP.
 
+No feed ever carries an empty tensor: a batch whose requests give one head nothing to do
+(boxes mode: no superpixel; superpixels mode, or proposals that found nothing: no roi) gets one
+placeholder roi or superpixel, whose scores are dropped. onnxruntime's CUDA kernels reject empty
+inputs (a fused MatMul + Add + Softmax over zero superpixels fails), and the exporter's samples
+follow the same rule.
+"""
+
+import itertools
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from service.model_info import ModelInfo, ModelLoadError
+from service.cpu_plan import CpuPlan, available_cores, cpu_plan
+from service.model_info import ModelInfo
+from service.sessions import CUDA, fall_back_to_cpu, open_session, plan_sessions
 from service.settings import Settings
+
+ONE_SESSION = CpuPlan(workers=1, threads=0)  # onnxruntime chooses the threads
 
 
 @dataclass(frozen=True)
@@ -27,39 +40,59 @@ class Scores:
 
 class Predictor:
     def __init__(
-        self, path: Path, providers: list[str], intra_op_threads: int = 0, spinning: bool = True
+        self,
+        path: Path,
+        providers: list[str],
+        plan: CpuPlan = ONE_SESSION,
+        spinning: bool = True,
     ) -> None:
-        if not path.is_file():
-            raise ModelLoadError(f"{path}: model file not found")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        # Spinning workers wait hot for the next operator: lower latency per run, but they
-        # take CPU that decoding and HTTP could use while requests overlap (a setting).
-        options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
-        # And they stop once the last concurrent run returns, rather than spin on for
-        # milliseconds through the next request's HTTP and decoding on the same cores.
-        options.add_session_config_entry("session.force_spinning_stop", "1")
-        available = set(ort.get_available_providers())
-        chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=chosen)
-        except Exception as error:  # onnxruntime raises several unrelated types
-            raise ModelLoadError(f"{path}: onnxruntime cannot load it: {error}") from error
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.info = ModelInfo.from_metadata(str(path), meta)
-        self.provider = self.session.get_providers()[0]
+        sessions = plan_sessions(path, providers)
+        first = open_session(sessions, plan.threads, spinning)
+        if sessions.providers[0] == CUDA and first.get_providers()[0] != CUDA:
+            sessions = fall_back_to_cpu(sessions, path)
+            first = open_session(sessions, plan.threads, spinning)
+        self.provider: str = first.get_providers()[0]
+        self.path = sessions.path
+        self.info = ModelInfo.from_metadata(str(path), first.get_modelmeta().custom_metadata_map)
+        # On the CPU one session per inference worker, each on its share of the cores; CUDA
+        # runs one batch at a time on one session.
+        extra = plan.workers - 1 if self.provider != CUDA else 0
+        self.sessions = [first] + [
+            open_session(sessions, plan.threads, spinning) for _ in range(extra)
+        ]
+        self._next = itertools.count()
+        self._local = threading.local()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Predictor":
-        return cls(
-            settings.model_path,
-            settings.providers,
-            settings.intra_op_threads,
-            settings.ort_spinning,
-        )
+        plan = cpu_plan(available_cores(), settings.inference_workers, settings.intra_op_threads)
+        return cls(settings.model_path, settings.providers, plan, settings.ort_spinning)
 
-    def run(self, batch: list[PreparedImage]) -> list[Scores]:
-        """Pad the images to one size, run once, and split the scores per image."""
+    @property
+    def session(self) -> ort.InferenceSession:
+        """This thread's session: each inference thread keeps the one it first got."""
+        session: ort.InferenceSession | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self.sessions[next(self._next) % len(self.sessions)]
+            self._local.session = session
+        return session
+
+    def run(
+        self, batch: list[PreparedImage], session: ort.InferenceSession | None = None
+    ) -> list[Scores]:
+        """Pad the images to one size, run once (on this thread's session unless one is
+        given), and split the scores per image."""
+        counts = [len(p.rois) for p in batch]
+        roi_scores, sp_scores = (session or self.session).run(
+            ["roi_scores", "superpixel_scores"], self.feed(batch)
+        )
+        splits = np.split(roi_scores[: sum(counts)], np.cumsum(counts)[:-1])
+        return [
+            Scores(splits[i], sp_scores[i, : _superpixel_count(p)]) for i, p in enumerate(batch)
+        ]
+
+    def feed(self, batch: list[PreparedImage]) -> dict[str, np.ndarray]:
+        """The model's inputs for `batch`, never empty (see the module's docstring)."""
         stride, pad = self.info.stride, self.info.pad_value
         height = _round_up(max(p.pixels.shape[0] for p in batch), stride)
         width = _round_up(max(p.pixels.shape[1] for p in batch), stride)
@@ -71,15 +104,19 @@ class Predictor:
             if item.superpixels is not None:
                 gh, gw = item.superpixels.shape
                 grids[i, :gh, :gw] = item.superpixels
+        if grids.max() < 0:  # placeholder superpixel: one cell of the first image
+            grids[0, 0, 0] = 0
         counts = [len(p.rois) for p in batch]
         index = np.repeat(np.arange(len(batch), dtype=np.float32), counts)[:, None]
         rois = np.concatenate([index, np.concatenate([p.rois for p in batch])], axis=1)
-        feed = {"image": images, "rois": rois.astype(np.float32), "superpixels": grids}
-        roi_scores, sp_scores = self.session.run(["roi_scores", "superpixel_scores"], feed)
-        splits = np.split(roi_scores, np.cumsum(counts)[:-1])
-        return [
-            Scores(splits[i], sp_scores[i, : _superpixel_count(p)]) for i, p in enumerate(batch)
-        ]
+        if not len(rois):  # placeholder roi: the first image's top-left feature cell
+            rois = np.array([[0, 0, 0, stride - 1, stride - 1]], np.float32)
+        return {"image": images, "rois": rois.astype(np.float32), "superpixels": grids}
+
+    def run_feed(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every output of the model, by name, for a feed by input name."""
+        names = [o.name for o in self.session.get_outputs()]
+        return dict(zip(names, self.session.run(names, feed), strict=True))
 
 
 def _round_up(value: int, multiple: int) -> int:

@@ -54,7 +54,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
     if not runtime.ready:
         return problem(503, "Model not ready", f"self-test {runtime.self_test}", retry_after=5)
-    return {"status": "ready", "provider": runtime.predictor.provider}
+    predictor = runtime.predictor
+    return {"status": "ready", "provider": predictor.provider, "model_file": predictor.path.name}
 
 
 @router.get("/metrics")
@@ -79,6 +80,7 @@ async def model(runtime: RuntimeDep) -> dict[str, Any]:
             "modes": list(MODES),
         },
         "provider": runtime.predictor.provider,
+        "model_file": runtime.predictor.path.name,
         "roi_lowering": info.roi_lowering,
         "ready": runtime.ready,
         "self_test": runtime.self_test,

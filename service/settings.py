@@ -15,7 +15,8 @@ class Settings(BaseSettings):
     model_path: Path = Path("models/region_classifier.onnx")
     # Execution providers in order of preference; those onnxruntime lacks are skipped.
     providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    intra_op_threads: int = Field(0, ge=0, description="0 lets onnxruntime choose")
+    # None: from the cores available (service/cpu_plan.py); 0 lets onnxruntime choose.
+    intra_op_threads: int | None = Field(None, ge=0, description="threads per session")
     ort_spinning: bool = Field(
         True, description="onnxruntime workers busy-wait between ops, until the run returns"
     )
@@ -30,7 +31,7 @@ class Settings(BaseSettings):
     max_batch_size: int | None = Field(None, ge=1)
     batch_delay_ms: float = Field(0.0, ge=0, description="0: batch whatever queued meanwhile")
     queue_size: int = Field(64, ge=1)
-    # None: 2 on CPU, where two overlapping runs keep both cores busy; 1 on CUDA.
+    # None: 1 on CUDA; on CPU from the cores available, each worker with a session of its own.
     inference_workers: int | None = Field(None, ge=1, description="batches run at once")
     request_timeout_s: float = Field(30.0, gt=0)
 

@@ -1,0 +1,40 @@
+"""How many inference workers, and onnxruntime threads each, the cores available allow."""
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+@dataclass(frozen=True)
+class CpuPlan:
+    workers: int  # inference threads, each with a session of its own
+    threads: int  # onnxruntime intra-op threads per session
+
+
+def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """Cores this process may use: its affinity, capped by a cgroup v2 CPU quota (what a
+    container's `cpus:` or a Kubernetes CPU limit sets)."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
+
+
+def cpu_plan(cores: int, workers: int | None = None, threads: int | None = None) -> CpuPlan:
+    """Throughput grows with cores when each worker runs its own session on a share of them:
+    runs of one shared thread pool wait for each other's parallel sections. Two threads per
+    session keep one request's latency low; at least two workers overlap one request's
+    decoding with another's inference (on 2 cores the two sessions share both cores, so one
+    request alone still runs on two). Either number may be set, the other follows."""
+    if workers is None:
+        workers = max(2, cores // (threads or 2))
+    if threads is None:
+        threads = max(min(2, cores), cores // workers)
+    return CpuPlan(workers, threads)
