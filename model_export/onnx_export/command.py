@@ -1,4 +1,4 @@
-"""`python -m model_export export`: write the ONNX file, gated by checker, domains and parity."""
+"""`python -m model_export export`: a Keras region classifier -> gated ONNX files + samples."""
 
 import argparse
 import sys
@@ -6,61 +6,98 @@ from pathlib import Path
 
 import keras
 
-from model_export.model import MAX_IMAGE_SIDE, PAD_VALUE, STRIDE
-from model_export.onnx_export.export import ExportError, export
-from model_export.onnx_export.layer_lowering import LoweringOptions
-from model_export.onnx_export.parity import check_parity
-from model_export.onnx_export.self_test import write_self_test
-from model_export.scene_inputs import held_out_scenes, scene_batch
-from model_export.training.record import TrainingRecord
+from model_export.model import MAX_IMAGE_SIDE, PAD_VALUE
+from model_export.onnx_export.errors import ExportError
+from model_export.onnx_export.export import export_model
+from model_export.onnx_export.metadata import ServingSettings
+from model_export.onnx_export.roles import RoleFlags
+from model_export.onnx_export.samples import Preprocessing
+from model_export.training.record import TrainingRecord, record_path
 from model_export.training.superpixels import COMPACTNESS, SUPERPIXEL_AREA
-
-ROI_LOWERINGS = ("maxroipool", "decomposed")
-SHIPPED_LOWERING = "maxroipool"  # fastest on CPU: see bench/RESULTS.md
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=Path("models/region_classifier.keras"))
-    parser.add_argument("--out", type=Path, default=Path("models/region_classifier.onnx"))
-    parser.add_argument("--roi-lowering", choices=ROI_LOWERINGS, default=SHIPPED_LOWERING)
-    parser.add_argument("--parity-scenes", type=int, default=4)
+    add = parser.add_argument
+    add("--model", type=Path, default=Path("models/region_classifier.keras"))
+    add("--out", type=Path, default=Path("models/region_classifier.onnx"))
+    add("--classes", type=Path, help="one class name per line (default: the training record)")
+    add("--background-class", type=int, help="default: the class named 'background', else -1")
+    add("--name", help="default: the training record's, else the model's name")
+    add("--version", help="default: the training record's, else 1")
+    for role in ("image", "rois", "superpixels"):
+        add(f"--{role}-input", help=f"the input that is the {role} (default: read from the graph)")
+    for head in ("rois", "superpixels"):
+        add(f"--{head}-output", help=f"the output scoring {head} (default: read from the graph)")
+    add(
+        "--image-scale", type=float, default=1.0, help="float images: (pixels * scale - mean) / std"
+    )
+    add("--image-mean", type=float, nargs=3, default=[0.0, 0.0, 0.0])
+    add("--image-std", type=float, nargs=3, default=[1.0, 1.0, 1.0])
+    add("--pad-value", type=int, default=PAD_VALUE, help="pixel value that pads batches")
+    add("--max-image-side", type=int, default=MAX_IMAGE_SIDE)
+    add("--superpixel-area", type=int, default=SUPERPIXEL_AREA, help="SLIC pixels per superpixel")
+    add("--superpixel-compactness", type=float, default=COMPACTNESS)
+    add("--samples", type=Path, help="sample inputs (.npz, contract keys) instead of random ones")
 
 
-def service_metadata(record: TrainingRecord) -> dict:
-    """What the service needs to preprocess and label, stored as ONNX metadata_props."""
-    return {
-        "name": record.name,
-        "version": record.version,
-        "classes": record.classes,
-        "background_class": 0,
-        "input_layout": "NHWC",
-        "input_dtype": "uint8",
-        "stride": STRIDE,
-        "pad_value": PAD_VALUE,
-        "max_image_side": MAX_IMAGE_SIDE,
-        "roi_format": "[batch_index, x1, y1, x2 - 1, y2 - 1] in input pixels",
-        "max_roi_side": MAX_IMAGE_SIDE,
-        "superpixel_grid": f"ids at rows and columns k * {STRIDE} + {STRIDE // 2}",
-        "superpixel_area": SUPERPIXEL_AREA,
-        "superpixel_compactness": COMPACTNESS,
-    }
+def _classes(args: argparse.Namespace, record: TrainingRecord | None) -> list[str]:
+    if args.classes is not None:
+        return [line.strip() for line in args.classes.read_text().splitlines() if line.strip()]
+    if record is None:
+        raise ExportError(f"no --classes FILE and no training record {record_path(args.model)}")
+    return list(record.classes)
 
 
-def export_with_gates(model_path: Path, out: Path, roi_lowering: str, parity_scenes: int) -> None:
-    model = keras.saving.load_model(model_path)
-    options = LoweringOptions(roi_lowering, max_roi_cells=MAX_IMAGE_SIDE // STRIDE)
-    record = TrainingRecord.load(model_path)
-    export(model, out, options, service_metadata(record))
-    scenes = held_out_scenes(parity_scenes, seed=1)
-    for batch in ([scenes[0]], scenes[:3]):
-        parity = check_parity(model, out, scene_batch(batch).inputs)
-        print(f"parity at batch {parity.batch}: {parity}", file=sys.stderr)
-        if not parity.ok:
-            out.unlink()
-            raise ExportError(f"parity failed, {out} removed: {parity}")
-    scene = write_self_test(model, record.classes, out)
-    print(f"wrote {out} ({roi_lowering} RoI lowering) and its self-test {scene}", file=sys.stderr)
+def serving_settings(args: argparse.Namespace, model: keras.Model) -> ServingSettings:
+    record = TrainingRecord.load(args.model) if record_path(args.model).exists() else None
+    classes = _classes(args, record)
+    background = args.background_class
+    if background is None:
+        background = classes.index("background") if "background" in classes else -1
+    return ServingSettings(
+        name=args.name or (record.name if record else model.name),
+        version=args.version or (record.version if record else "1"),
+        classes=classes,
+        background_class=background,
+        preprocessing=Preprocessing(
+            args.image_scale, tuple(args.image_mean), tuple(args.image_std)
+        ),
+        pad_value=args.pad_value,
+        max_image_side=args.max_image_side,
+        superpixel_area=args.superpixel_area,
+        superpixel_compactness=args.superpixel_compactness,
+    )
+
+
+def role_flags(args: argparse.Namespace) -> RoleFlags:
+    return RoleFlags(
+        args.image_input,
+        args.rois_input,
+        args.superpixels_input,
+        args.rois_output,
+        args.superpixels_output,
+    )
+
+
+def export_command(args: argparse.Namespace) -> None:
+    """The export with its errors raised (tests call this in process)."""
+    try:
+        model = keras.saving.load_model(args.model)
+    except (OSError, ValueError, TypeError) as error:
+        raise ExportError(
+            f"cannot load {args.model}: {str(error).strip().splitlines()[0]}"
+        ) from error
+    exported = export_model(
+        model, args.out, serving_settings(args, model), role_flags(args), args.samples
+    )
+    for lowering, results in exported.parity.items():
+        worst = "; ".join(f"batch {p.batch}: {p}" for p in results)
+        print(f"parity ({lowering}): {worst}", file=sys.stderr)
+    print("wrote " + ", ".join(str(p) for p in exported.paths), file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> None:
-    export_with_gates(args.model, args.out, args.roi_lowering, args.parity_scenes)
+    try:
+        export_command(args)
+    except ExportError as error:
+        sys.exit(f"export failed: {error}")

@@ -1,112 +1,132 @@
-"""Export a functional Keras region classifier to ONNX, gated by checks that fail loudly."""
+"""Export a Keras region classifier: convert, gate, and write its files only when all gates pass.
 
-import json
+Writes `<stem>.onnx` (MaxRoiPool lowering), `<stem>.decomposed.onnx` when the model has a
+RoiPooling layer, and `<stem>.samples.npz`: sample inputs and the Keras model's outputs on them.
+"""
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
-import onnx
 from onnx import helper
 
-from model_export.layers import RoiPooling, SuperpixelPooling
-from model_export.onnx_export.graph import IR_VERSION, OPSET, Graph
-from model_export.onnx_export.layer_lowering import LoweringOptions, lower
+from model_export.layers import RoiPooling
+from model_export.onnx_export.convert import Traced, to_onnx, trace
+from model_export.onnx_export.errors import ExportError
+from model_export.onnx_export.gates import Parity, check_graph, check_parity
+from model_export.onnx_export.metadata import ServingSettings, metadata_props
+from model_export.onnx_export.roles import RoleFlags, Roles, find_roles
+from model_export.onnx_export.samples import (
+    Feed,
+    keras_outputs,
+    make_samples,
+    read_samples,
+    write_samples,
+)
 
-STANDARD_DOMAINS = {"", "ai.onnx"}
-NCHW_TO_NHWC, NHWC_TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
-INPUTS: dict[str, tuple[int, list[str | int]]] = {
-    "image": (onnx.TensorProto.UINT8, ["batch", "height", "width", 3]),
-    "rois": (onnx.TensorProto.FLOAT, ["rois", 5]),
-    "superpixels": (onnx.TensorProto.INT32, ["batch", "grid_height", "grid_width"]),
-}
-OUTPUTS: dict[str, list[str | int]] = {
-    "roi_scores": ["rois", "classes"],
-    "superpixel_scores": ["batch", "superpixels", "classes"],
-}
-# Image-shaped tensors are NCHW where ONNX wants them so, NHWC (Keras' order) elsewhere.
-NCHW_PRODUCERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.Rescaling)
-NCHW_CONSUMERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, RoiPooling, SuperpixelPooling)
-NHWC_CONSUMERS = (keras.layers.Flatten, keras.layers.Dense)
-LAYOUT_KEEPERS = (keras.layers.Dropout,)  # lowered to an identity: the output keeps the layout
+LOWERING_SUFFIXES = {"maxroipool": ".onnx", "decomposed": ".decomposed.onnx"}
+IMAGE_DTYPES = ("uint8", "float32")
 
 
-class ExportError(RuntimeError):
-    """The exported graph failed a gate: the file must not be shipped."""
+@dataclass(frozen=True)
+class Exported:
+    paths: list[Path]
+    roles: Roles
+    parity: dict[str, list[Parity]]  # per RoI lowering
 
 
-def to_onnx(
-    model: keras.Model, options: LoweringOptions, metadata: dict[str, str]
-) -> onnx.ModelProto:
-    g = Graph()
-    names: dict[int, str] = {id(t): t.name for t in model.inputs}
-    nchw: set[str] = set()
-    for layer in model.operations:
-        for call, node in enumerate(layer._inbound_nodes):
-            if not all(id(t) in names for t in node.input_tensors) or not node.input_tensors:
-                continue
-            inputs = [names[id(t)] for t in node.input_tensors]
-            if isinstance(layer, NHWC_CONSUMERS):
-                inputs = [
-                    g.op("Transpose", x, perm=NCHW_TO_NHWC) if x in nchw else x for x in inputs
-                ]
-            elif isinstance(layer, NCHW_CONSUMERS):
-                # The first input is the image-shaped one (rois and ids pass as they are).
-                x = inputs[0]
-                inputs[0] = x if x in nchw else g.op("Transpose", x, perm=NHWC_TO_NCHW)
-            # Each layer's output is named after the layer (onnxruntime drops the Identity).
-            suffix = f"_{call}" if call else ""
-            output = g.op("Identity", lower(g, layer, inputs, options), name=layer.name + suffix)
-            if isinstance(layer, NCHW_PRODUCERS) or (
-                isinstance(layer, LAYOUT_KEEPERS) and inputs[0] in nchw
-            ):
-                nchw.add(output)
-            names[id(node.outputs[0])] = output
-    for name, tensor in model._outputs_struct.items():
-        g.op("Identity", names[id(tensor)], name=name)
-    graph = helper.make_graph(
-        g.nodes,
-        model.name,
-        [helper.make_tensor_value_info(n, t, s) for n, (t, s) in INPUTS.items()],
-        [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, s) for n, s in OUTPUTS.items()],
-        g.initializers,
-    )
-    proto = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="regionserve.model_export",
-    )
-    proto.ir_version = IR_VERSION
-    helper.set_model_props(proto, metadata)
-    return proto
+def _stride(traced: Traced, roles: Roles, feeds: list[Feed]) -> int:
+    """1 / spatial_scale of the RoI layers (the coarsest), else the superpixel grid's step."""
+    scales = [m.layer.spatial_scale for m in traced.markers.of_kind(RoiPooling)]
+    if not scales:
+        assert roles.superpixels is not None
+        feed = feeds[0]
+        return round(feed[roles.image].shape[1] / feed[roles.superpixels].shape[1])
+    stride = round(1 / min(scales))
+    if abs(stride * min(scales) - 1) > 1e-6:
+        raise ExportError(f"RoiPooling spatial_scale {min(scales)} is not 1 / an integer stride")
+    return stride
 
 
-def check_graph(proto: onnx.ModelProto) -> None:
-    """Full ONNX check, and only standard operator domains."""
+def _sample_feeds(
+    model: keras.Model, traced: Traced, roles: Roles, settings: ServingSettings, given: Path | None
+) -> list[Feed]:
+    if given is not None:
+        return [feed for feed, _ in read_samples(given)]
+    scales = [m.layer.spatial_scale for m in traced.markers.of_kind(RoiPooling)]
+    sample_stride = round(1 / min(scales)) if scales else 16
+    return make_samples(model, traced, roles, settings.preprocessing, sample_stride)
+
+
+def _check_classes(settings: ServingSettings, roles: Roles, outputs: dict[str, np.ndarray]) -> None:
+    for head, name in roles.outputs.items():
+        count = outputs[name].shape[-1]
+        if count != len(settings.classes):
+            raise ExportError(
+                f"output {name!r} ({head}) has {count} scores but {len(settings.classes)} "
+                "classes are named"
+            )
+
+
+def _write_all(files: dict[Path, bytes]) -> None:
+    """Each file to a temporary name beside it, then all moved into place."""
+    temporary: dict[Path, Path] = {}
     try:
-        onnx.checker.check_model(proto, full_check=True)
-    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
-        raise ExportError(f"onnx.checker rejected the graph: {error}") from error
-    foreign = {
-        f"{n.domain}::{n.op_type}" for n in proto.graph.node if n.domain not in STANDARD_DOMAINS
-    }
-    if foreign:
-        raise ExportError(f"non-standard operators in the graph: {sorted(foreign)}")
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.chmod(name, 0o644)  # mkstemp makes files only their owner can read
+            temporary[path] = Path(name)
+        for path, temp in temporary.items():
+            os.replace(temp, path)
+    finally:
+        for temp in temporary.values():
+            temp.unlink(missing_ok=True)
 
 
-def export(
-    model: keras.Model, path: Path, options: LoweringOptions, metadata: dict
-) -> onnx.ModelProto:
-    """Lower, check and write `model`; parity is checked separately by the caller."""
-    props = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-    proto = to_onnx(model, options, {**props, "roi_lowering": options.roi_lowering})
-    check_graph(proto)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, path)
-    return proto
-
-
-def onnx_outputs(session: "object", inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Run an onnxruntime session on [image, rois, superpixels]."""
-    feed = dict(zip(INPUTS, inputs, strict=True))
-    names = list(OUTPUTS)
-    return dict(zip(names, session.run(names, feed), strict=True))  # type: ignore[attr-defined]
+def export_model(
+    model: keras.Model,
+    out: Path,
+    settings: ServingSettings,
+    flags: RoleFlags,
+    samples: Path | None = None,
+) -> Exported:
+    traced = trace(model)
+    roles = find_roles(traced, flags)
+    image_dtype = traced.signature[[s.name for s in traced.signature].index(roles.image)].dtype.name
+    if image_dtype not in IMAGE_DTYPES:
+        raise ExportError(
+            f"image input {roles.image!r} is {image_dtype}, not one of {IMAGE_DTYPES}"
+        )
+    feeds = _sample_feeds(model, traced, roles, settings, samples)
+    expected = [keras_outputs(model, feed) for feed in feeds]
+    _check_classes(settings, roles, expected[0])
+    stride = _stride(traced, roles, feeds)
+    rois_format = None
+    if roles.rois is not None:
+        rank = feeds[0][roles.rois].ndim
+        rois_format = "indexed" if rank == 2 else "batched"
+    props = metadata_props(settings, roles, rois_format, stride, image_dtype)
+    layer_names = [layer.name for layer in model._flatten_layers(include_self=False)]
+    lowerings = list(LOWERING_SUFFIXES) if roles.rois is not None else ["maxroipool"]
+    files: dict[Path, bytes] = {}
+    parities = {}
+    for lowering in lowerings:
+        proto = to_onnx(traced, lowering, settings.max_image_side)
+        extra = {"roi_lowering": lowering} if roles.rois is not None else {}
+        helper.set_model_props(proto, {**props, **extra})
+        check_graph(proto, layer_names)
+        data = proto.SerializeToString()
+        parities[lowering] = check_parity(data, feeds, expected)
+        files[out.with_name(out.name.removesuffix(".onnx") + LOWERING_SUFFIXES[lowering])] = data
+    archive = io.BytesIO()
+    write_samples(archive, feeds, expected)
+    files[out.with_name(out.name.removesuffix(".onnx") + ".samples.npz")] = archive.getvalue()
+    _write_all(files)
+    return Exported(list(files), roles, parities)
