@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,26 +11,12 @@ import httpx
 import numpy as np
 
 from tests.service.conftest import SHIPPED_MODEL, png_bytes
-
-ROOT = Path(__file__).parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.service.service_process import ROOT, free_port, start_service
 
 
 def test_real_process_serves_and_stops() -> None:
     port = free_port()
-    env = {**os.environ, "REGIONSERVE_MODEL_PATH": str(SHIPPED_MODEL)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_service(SHIPPED_MODEL, port, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

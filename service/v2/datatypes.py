@@ -1,0 +1,80 @@
+"""The protocol's tensor datatypes: numpy dtypes, ONNX type names, and BYTES elements."""
+
+import struct
+
+import numpy as np
+
+from service.errors import BadRequest
+
+# Fixed-size datatypes; BYTES (variable length) is an array of Python bytes (dtype object).
+NUMPY_DTYPES: dict[str, np.dtype] = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype(np.uint8),
+    "UINT16": np.dtype(np.uint16),
+    "UINT32": np.dtype(np.uint32),
+    "UINT64": np.dtype(np.uint64),
+    "INT8": np.dtype(np.int8),
+    "INT16": np.dtype(np.int16),
+    "INT32": np.dtype(np.int32),
+    "INT64": np.dtype(np.int64),
+    "FP16": np.dtype(np.float16),
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+}
+BYTES = "BYTES"
+_BY_NUMPY = {dtype: name for name, dtype in NUMPY_DTYPES.items()}
+# onnxruntime's NodeArg.type names ("tensor(float)") -> the protocol's datatypes
+_BY_ONNX = {
+    "bool": "BOOL",
+    "uint8": "UINT8",
+    "uint16": "UINT16",
+    "uint32": "UINT32",
+    "uint64": "UINT64",
+    "int8": "INT8",
+    "int16": "INT16",
+    "int32": "INT32",
+    "int64": "INT64",
+    "float16": "FP16",
+    "float": "FP32",
+    "double": "FP64",
+    "string": BYTES,
+}
+_LENGTH = struct.Struct("<I")  # BYTES elements: a 4-byte little-endian length, then the bytes
+
+
+def from_onnx(onnx_type: str) -> str:
+    """'tensor(float)' -> 'FP32'."""
+    element = onnx_type.removeprefix("tensor(").removesuffix(")")
+    if element not in _BY_ONNX:
+        raise ValueError(f"ONNX type {onnx_type!r} has no Open Inference Protocol datatype")
+    return _BY_ONNX[element]
+
+
+def from_numpy(array: np.ndarray) -> str:
+    if array.dtype.kind in "OSU":
+        return BYTES
+    return _BY_NUMPY[array.dtype]
+
+
+def serialize_bytes(array: np.ndarray) -> bytes:
+    """A BYTES tensor in the binary extension's layout, row-major."""
+    parts = []
+    for element in array.ravel():
+        data = element.encode() if isinstance(element, str) else bytes(element)
+        parts += [_LENGTH.pack(len(data)), data]
+    return b"".join(parts)
+
+
+def deserialize_bytes(name: str, data: bytes | memoryview) -> list[bytes]:
+    """The elements of a binary BYTES tensor; a 400 naming the tensor when truncated."""
+    view, elements, offset = memoryview(data), [], 0
+    while offset < len(view):
+        if offset + _LENGTH.size > len(view):
+            raise BadRequest(f"input {name!r}: BYTES data ends inside an element's length")
+        (length,) = _LENGTH.unpack_from(view, offset)
+        offset += _LENGTH.size
+        if offset + length > len(view):
+            raise BadRequest(f"input {name!r}: a BYTES element runs past the tensor's data")
+        elements.append(bytes(view[offset : offset + length]))
+        offset += length
+    return elements

@@ -1,0 +1,97 @@
+"""The V2 models this server offers: the served ONNX model itself, by its own signature, and
+`<name>-regions`, the region pipeline on encoded images (`service.v2.regions_model`)."""
+
+import time
+from functools import partial
+from typing import Any, Protocol
+
+import numpy as np
+from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, RuntimeException
+
+from service.errors import BadRequest
+from service.runtime import ModelRuntime
+from service.v2.body import InferBody
+from service.v2.errors import ModelNotFound
+from service.v2.inputs import decode_inputs
+from service.v2.outputs import Encoded, encode_response, wanted_outputs
+from service.v2.schemas import parse_inference_request
+from service.v2.signature import TensorSpec, specs_of
+
+# What onnxruntime raises when the values of well-typed, well-shaped inputs do not fit the
+# graph (a RoI's batch index past the batch, batch sizes that differ between inputs).
+MODEL_REFUSALS = (Fail, InvalidArgument, RuntimeException)
+
+
+class V2Model(Protocol):
+    name: str
+    version: str
+    platform: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    async def infer(self, body: InferBody) -> Encoded: ...
+
+
+def model_metadata(model: V2Model) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "versions": [model.version],
+        "platform": model.platform,
+        "inputs": [spec.metadata() for spec in model.inputs],
+        "outputs": [spec.metadata() for spec in model.outputs],
+    }
+
+
+class OnnxModel:
+    """The served ONNX file: its inputs in, every output it gives out, in one session run."""
+
+    platform = "onnx_onnxv1"
+
+    def __init__(self, runtime: ModelRuntime) -> None:
+        self.runtime = runtime
+        self.name, self.version = runtime.info.name, runtime.info.version
+        self.inputs = specs_of(runtime.predictor.session.get_inputs())
+        self.outputs = specs_of(runtime.predictor.session.get_outputs())
+
+    async def infer(self, body: InferBody) -> Encoded:
+        """Decoding, the run and encoding in one trip to an inference thread, under the
+        batcher's queue limit and deadline (a feed is a batch of its own)."""
+        job = partial(self.answer, body)
+        return await self.runtime.batcher.run_job(job, self.runtime.settings.request_timeout_s)
+
+    def answer(self, body: InferBody) -> Encoded:
+        request = parse_inference_request(body.header)
+        feed = decode_inputs(request.inputs, body.binary, self.inputs)
+        wanted = wanted_outputs(request, self.outputs)
+        identity = {"model_name": self.name, "model_version": self.version}
+        return encode_response(identity, request, self.run(feed), wanted)
+
+    def run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
+        try:
+            results = self.runtime.predictor.run_feed(feed)
+        except MODEL_REFUSALS as error:
+            raise BadRequest(f"the model refused these inputs: {_status_message(error)}") from None
+        first = feed[self.inputs[0].name]
+        batch = first.shape[0] if first.ndim else 1
+        self.runtime.metrics.observe_batch(batch, time.perf_counter() - start)
+        return results
+
+
+def _status_message(error: Exception) -> str:
+    """onnxruntime's message without its source paths: what the node said."""
+    return str(error).rsplit("Status Message: ", 1)[-1].strip()
+
+
+class ServedModels:
+    def __init__(self, runtime: ModelRuntime, models: list[V2Model]) -> None:
+        self.runtime = runtime
+        self.by_name = {model.name: model for model in models}
+
+    def find(self, name: str, version: str | None = None) -> V2Model:
+        model = self.by_name.get(name)
+        if model is None:
+            raise ModelNotFound(f"unknown model {name!r}; this server has {list(self.by_name)}")
+        if version is not None and version != model.version:
+            raise ModelNotFound(f"model {name!r} has version {model.version!r}, not {version!r}")
+        return model
