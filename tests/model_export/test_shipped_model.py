@@ -1,4 +1,4 @@
-"""The model that ships in models/: accurate, standard, and equal to its Keras twin."""
+"""The model that ships in models/: accurate, standard, described, and equal to its Keras twin."""
 
 import argparse
 import json
@@ -12,13 +12,20 @@ import pytest
 
 from model_export import verify
 from model_export.dataset.build import split_scenes
-from model_export.onnx_export.export import onnx_outputs
-from model_export.onnx_export.parity import check_parity
+from model_export.model import MAX_IMAGE_SIDE, PAD_VALUE, STRIDE
 from model_export.scene_inputs import held_out_scenes, scene_batch
 from model_export.training.record import TrainingRecord
+from model_export.training.superpixels import COMPACTNESS, SUPERPIXEL_AREA
 
 MODELS = Path(__file__).parents[2] / "models"
 KERAS, ONNX = MODELS / "region_classifier.keras", MODELS / "region_classifier.onnx"
+DECOMPOSED = MODELS / "region_classifier.decomposed.onnx"
+INPUTS = ["image", "rois", "superpixels"]
+OUTPUTS = ["roi_scores", "superpixel_scores"]
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 @pytest.fixture(scope="module")
@@ -26,25 +33,45 @@ def keras_model() -> keras.Model:
     return keras.saving.load_model(KERAS)
 
 
-def test_graph_is_standard_and_described() -> None:
-    proto = onnx.load(str(ONNX))
+@pytest.mark.parametrize(("path", "lowering"), [(ONNX, "maxroipool"), (DECOMPOSED, "decomposed")])
+def test_graph_is_standard_and_carries_the_contract(path: Path, lowering: str) -> None:
+    proto = onnx.load(str(path))
     onnx.checker.check_model(proto, full_check=True)
     assert [o.version for o in proto.opset_import] == [18]
     assert {n.domain for n in proto.graph.node} <= {""}
+    assert ("MaxRoiPool" in {n.op_type for n in proto.graph.node}) == (lowering == "maxroipool")
     props = {p.key: p.value for p in proto.metadata_props}
-    assert json.loads(props["classes"]) == ["background", *"0123456789"]
-    assert props["roi_lowering"] == "maxroipool" and props["background_class"] == "0"
+    assert json.loads(props.pop("classes")) == ["background", *"0123456789"]
+    assert props == {
+        "regionserve_contract": "1",
+        "name": "region_classifier",
+        "version": TrainingRecord.load(KERAS).version,
+        "background_class": "0",
+        "inputs": json.dumps(dict(zip(INPUTS, INPUTS, strict=True))),
+        "extra_inputs": "[]",
+        "outputs": json.dumps({"rois": "roi_scores", "superpixels": "superpixel_scores"}),
+        "rois_format": "indexed",
+        "stride": str(STRIDE),
+        "image_dtype": "uint8",
+        "image_preprocessing": "{}",
+        "pad_value": str(PAD_VALUE),
+        "max_image_side": str(MAX_IMAGE_SIDE),
+        "superpixel_area": str(SUPERPIXEL_AREA),
+        "superpixel_compactness": str(COMPACTNESS),
+        "roi_lowering": lowering,
+    }
+    assert (STRIDE, PAD_VALUE, MAX_IMAGE_SIDE) == (4, 128, 1024)
 
 
 def test_onnx_file_reproduces_the_held_out_accuracy_of_its_card() -> None:
     """The card's metric recomputed from the shipped ONNX file: ground-truth boxes of the
     dataset's held-out scenes, regenerated from the seed the record names."""
     record = TrainingRecord.load(KERAS)
-    session = ort.InferenceSession(str(ONNX), providers=["CPUExecutionProvider"])
+    session = _session(ONNX)
     right = total = 0
     for scene in split_scenes("test", record.test_images, record.seed):
         batch = scene_batch([scene], with_superpixels=False)
-        scores = onnx_outputs(session, batch.inputs)["roi_scores"]
+        [scores] = session.run(["roi_scores"], dict(zip(INPUTS, batch.inputs, strict=True)))
         right += int(np.sum(scores.argmax(axis=1) == batch.labels))
         total += len(batch.labels)
     assert total == record.metrics.box_count
@@ -58,13 +85,25 @@ def test_card_reports_the_recorded_metrics() -> None:
     assert f"{record.metrics.box_accuracy:.4f}" in (MODELS / "MODEL_CARD.md").read_text()
 
 
-def test_onnx_equals_keras_at_batch_1_and_3(keras_model: keras.Model) -> None:
+@pytest.mark.parametrize("path", [ONNX, DECOMPOSED])
+def test_onnx_equals_keras_on_real_scenes_at_batch_1_and_3(
+    keras_model: keras.Model, path: Path
+) -> None:
+    session = _session(path)
     scenes = held_out_scenes(3, seed=77, max_side=384)
     for batch in (scenes[:1], scenes):
-        parity = check_parity(keras_model, ONNX, scene_batch(batch).inputs)
-        assert parity.ok, parity
+        inputs = scene_batch(batch).inputs
+        expected = keras_model(inputs, training=False)
+        got = session.run(OUTPUTS, dict(zip(INPUTS, inputs, strict=True)))
+        for name, value in zip(OUTPUTS, got, strict=True):
+            np.testing.assert_allclose(value, np.asarray(expected[name]), rtol=0, atol=1e-4)
 
 
-def test_verify_command_passes(capsys: pytest.CaptureFixture[str]) -> None:
-    verify.run(argparse.Namespace(model=KERAS, onnx=ONNX, scenes=2, seed=5))
-    assert "verify passed" in capsys.readouterr().err
+@pytest.mark.parametrize("path", [ONNX, DECOMPOSED])
+def test_verify_command_passes_on_the_recorded_samples(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    verify.run(argparse.Namespace(model=KERAS, onnx=path, samples=None))
+    out, err = capsys.readouterr()
+    assert "verify passed" in err
+    assert len(out.splitlines()) == 1 + 3  # the header and three samples
