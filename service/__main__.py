@@ -10,6 +10,7 @@ import uvicorn
 from service.app import create_app
 from service.model_info import ModelLoadError
 from service.predictor import Predictor
+from service.server_options import server_options
 from service.settings import get_settings
 
 
@@ -32,7 +33,7 @@ def main() -> None:
 
     app = create_app(settings, predictor, on_failure=stop_serving)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=args.host, port=args.port, timeout_graceful_shutdown=30)
+        uvicorn.Config(app, host=args.host, port=args.port, **server_options(settings))
     )
     server.run()
     if failure:

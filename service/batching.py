@@ -12,6 +12,9 @@ instead of an image (`run_alone`): it decodes, prepares and runs in the inferenc
 one thread hop instead of two. Jobs go straight to the inference threads' own queue, with
 the same limits: at most `queue_size` waiting, and a deadline, past which a job that has
 not started never will.
+
+A deadline bounds the wait for inference to start, not the run (`service.deadlines`): a
+batch drops expired or given-up requests before running, and no inference runs for nobody.
 """
 
 import asyncio
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from service.deadlines import Abandoned, Ticket, if_started, unless_given_up, within
 from service.errors import Overloaded
 from service.predictor import PreparedImage, Scores
 
@@ -32,6 +36,7 @@ T = TypeVar("T")
 @dataclass(eq=False)
 class _Pending:
     item: PreparedImage
+    ticket: Ticket
     future: asyncio.Future[Scores] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -79,37 +84,48 @@ class MicroBatcher:
 
     async def submit(self, item: PreparedImage, timeout_s: float) -> Scores:
         """The scores of `item`, run in a batch with whatever else is waiting."""
-        pending = _Pending(item)
+        pending = _Pending(item, Ticket(timeout_s))
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
             raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)") from None
-        result: Scores = await _within(pending.future, timeout_s)
+        result: Scores = await within(pending.future, pending.ticket)
         return result
 
     async def run_alone(self, job: Callable[[RunBatch], T], timeout_s: float) -> T:
         """What `job` returns, run alone in an inference thread (batches of one only)."""
         if self._max != 1:
             raise RuntimeError("jobs run alone: the batch size must be 1")
-        return await self.run_job(partial(job, self._run_observed), timeout_s)
+        ticket = Ticket(timeout_s)
+        whole = partial(job, partial(self._run_if_started, ticket))
+        return await self._run_in_thread(partial(unless_given_up, ticket, whole), ticket)
 
     async def run_job(self, job: Callable[[], T], timeout_s: float) -> T:
         """What `job` returns, run in an inference thread at any batch size, under the same
         queue limit and deadline: work that brings its own whole batch (a V2 feed)."""
+        ticket = Ticket(timeout_s)
+        return await self._run_in_thread(partial(if_started, ticket, job), ticket)
+
+    async def _run_in_thread(self, job: Callable[[], T], ticket: Ticket) -> T:
         if self.depth >= self._queue.maxsize:
             raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)")
         submitted = self._executor.submit(job)
         self._jobs.add(submitted)
         submitted.add_done_callback(self._jobs.discard)
-        result: T = await _within(asyncio.wrap_future(submitted), timeout_s)
+        result: T = await within(asyncio.wrap_future(submitted), ticket)
         return result
+
+    def _run_if_started(self, ticket: Ticket, items: list[PreparedImage]) -> list[Scores]:
+        if not ticket.start():
+            raise Abandoned
+        return self._run_observed(items)
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
             await self._gather(batch)
-            live = [p for p in batch if not p.future.cancelled()]  # past their deadline
+            live = [p for p in batch if p.ticket.start()]  # others expired or were given up
             if live:
                 try:
                     results = await loop.run_in_executor(self._executor, self._run, live)
@@ -147,16 +163,6 @@ class MicroBatcher:
                 batch.append(await asyncio.wait_for(self._queue.get(), left))
             except TimeoutError:
                 return
-
-
-async def _within(future: asyncio.Future[Any], timeout_s: float) -> Any:
-    """The future's result, or Overloaded past the deadline. Timing out cancels the future,
-    so work that has not started by then never does (the queue skips it, the executor too)."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            return await future
-    except TimeoutError:
-        raise Overloaded(f"no result within {timeout_s:g} s") from None
 
 
 def _fail(pending: _Pending, error: BaseException) -> None:

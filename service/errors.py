@@ -1,5 +1,7 @@
 """Domain errors and their one problem+json shape (RFC 9457), FastAPI's own errors included."""
 
+from collections.abc import Mapping
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -42,10 +44,22 @@ class Overloaded(ServiceError):
     status, title, retry_after = 503, "Overloaded", 1
 
 
-def problem(status: int, title: str, detail: str, retry_after: int | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+def problem_body(status: int, title: str, detail: str) -> dict[str, str | int]:
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    retry_after: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    all_headers = dict(headers or {})
+    if retry_after is not None:
+        all_headers["Retry-After"] = str(retry_after)
+    body = problem_body(status, title, detail)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=all_headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -62,4 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        return problem(error.status_code, str(error.detail), str(error.detail))
+        # Starlette's own headers ride along: Allow on a 405, for one.
+        return problem(
+            error.status_code, str(error.detail), str(error.detail), headers=error.headers
+        )

@@ -4,17 +4,29 @@ Starlette's `@app.middleware("http")` runs every request in an extra task and pi
 response through a memory stream; this wraps `send` instead and costs a function call.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
 
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import problem
+from service.http_protocol import ANSWERED_BY_SERVER
 from service.metrics import Metrics
 
 log = logging.getLogger("regionserve")
+
+# nginx's status for a client that closed its connection before the answer.
+CLIENT_CLOSED_REQUEST = 499
+
+
+def current_task() -> asyncio.Task:
+    task = asyncio.current_task()
+    assert task is not None
+    return task
 
 
 class RequestMetrics:
@@ -36,6 +48,16 @@ class RequestMetrics:
 
         try:
             await self.app(scope, receive, send_and_note_status)
+        except ClientDisconnect:  # the client's doing: counted apart, not an error
+            status = scope.get("state", {}).get(ANSWERED_BY_SERVER, CLIENT_CLOSED_REQUEST)
+            log.info("%s %s: client gone before its answer", scope["method"], scope["path"])
+        except asyncio.CancelledError:  # uvicorn past its shutdown grace period
+            if status is not None:
+                raise
+            current_task().uncancel()
+            await problem(503, "Shutting down", "the server is stopping", retry_after=1)(
+                scope, receive, send_and_note_status
+            )
         except Exception:  # a bug, not a client error: same body shape, status 500
             if status is not None:
                 raise

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     superpixel_area: int = Field(0, ge=0)
     max_superpixels: int = Field(1024, ge=1)
 
+    # Reliability: slow and idle clients, connections, decoding memory, shutdown.
+    keep_alive_timeout_s: float = Field(5.0, gt=0, description="an idle connection is closed")
+    header_timeout_s: float = Field(10.0, gt=0, description="from a request's first byte")
+    body_timeout_s: float = Field(30.0, gt=0, description="from the end of a request's head")
+    max_header_bytes: int = Field(65536, ge=1024)
+    max_connections: int = Field(1000, ge=1)
+    listen_backlog: int = Field(2048, ge=1)
+    max_decode_mib: int = Field(256, ge=1, description="estimated from the image's header")
+    shutdown_grace_s: int = Field(25, ge=1, description="then unfinished requests get 503")
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -69,18 +69,82 @@ def test_full_queue_is_refused_with_overloaded() -> None:
     asyncio.run(scenario())
 
 
-def test_request_past_its_deadline_gets_overloaded_not_a_hang() -> None:
-    async def scenario() -> None:
+async def held_batcher() -> tuple[FakePredictor, MicroBatcher, asyncio.Task[Scores]]:
+    """A batcher whose one worker is held inside the predictor on a first request."""
+    fake = FakePredictor()
+    batcher = MicroBatcher(fake.run, max_batch_size=1, delay_s=0.0, queue_size=4)
+    batcher.start()
+    fake.gate.clear()
+    running = asyncio.create_task(batcher.submit(item(1), 5))
+    await asyncio.sleep(0.05)
+    return fake, batcher, running
+
+
+def test_request_not_started_by_its_deadline_gets_overloaded_and_never_runs() -> None:
+    async def scenario() -> list[int]:
+        fake, batcher, running = await held_batcher()
+        with pytest.raises(Overloaded, match=r"inference did not start within 0\.1 s"):
+            await batcher.submit(item(2), 0.1)
+        fake.gate.set()
+        await running
+        await batcher.stop()
+        return fake.batches
+
+    assert asyncio.run(scenario()) == [1]  # the expired request was dropped, not run
+
+
+def test_a_run_started_in_time_is_awaited_past_the_deadline() -> None:
+    async def scenario() -> float:
         fake = FakePredictor()
         batcher = MicroBatcher(fake.run, max_batch_size=1, delay_s=0.0, queue_size=4)
         batcher.start()
         fake.gate.clear()
-        with pytest.raises(Overloaded, match="no result within"):
-            await batcher.submit(item(1), 0.1)
+        waiting = asyncio.create_task(batcher.submit(item(4), 0.1))
+        await asyncio.sleep(0.3)  # started at once, still running past its 0.1 s
         fake.gate.set()
+        scores = await waiting
         await batcher.stop()
+        return float(scores.rois[0, 0])
 
-    asyncio.run(scenario())
+    assert asyncio.run(scenario()) == 4.0
+
+
+def test_a_cancelled_request_never_runs() -> None:
+    """Cancelled: its client has gone (service.disconnect cancels the request's task)."""
+
+    async def scenario() -> list[int]:
+        fake, batcher, running = await held_batcher()
+        gone = asyncio.create_task(batcher.submit(item(2), 5))
+        await asyncio.sleep(0.05)
+        gone.cancel()
+        fake.gate.set()
+        await running
+        await batcher.stop()
+        assert gone.cancelled()
+        return fake.batches
+
+    assert asyncio.run(scenario()) == [1]
+
+
+def test_a_job_given_up_while_decoding_stops_short_of_its_run() -> None:
+    async def scenario() -> tuple[list[int], list[str]]:
+        fake, decoding, steps = FakePredictor(), threading.Event(), []
+        batcher = MicroBatcher(fake.run, 1, 0.0, queue_size=4)
+        batcher.start()
+
+        def job(run: RunBatch) -> None:
+            steps.append("decoding")
+            decoding.wait(5)  # the caller's deadline passes meanwhile
+            run([item(0)])
+            steps.append("ran")
+
+        with pytest.raises(Overloaded, match=r"did not start within 0\.1 s"):
+            await batcher.run_alone(job, 0.1)
+        decoding.set()
+        await batcher.stop()
+        return fake.batches, steps
+
+    assert asyncio.run(scenario()) == ([], ["decoding"])
 
 
 def test_two_workers_run_two_batches_at_once() -> None:
@@ -168,7 +232,7 @@ def test_jobs_past_the_queue_limit_are_refused_and_late_ones_never_start() -> No
         assert batcher.depth == 1
         with pytest.raises(Overloaded, match="queue is full"):
             await batcher.run_alone(job("refused"), 5)
-        with pytest.raises(Overloaded, match="no result within"):
+        with pytest.raises(Overloaded, match="did not start within"):
             await late
         fake.gate.set()
         assert await running == "running"

@@ -1,0 +1,173 @@
+"""uvicorn's httptools protocol with the guards it lacks, answering in problem+json.
+
+uvicorn 0.54 times out only the idle gap between two requests, and any byte restarts it;
+it arms nothing when a connection opens, bounds neither a request head's size nor the time
+its head or body takes, and answers malformed framing in text/plain. Here:
+- an idle connection is closed after `keep_alive_s`, from its first moment too;
+- a request head must arrive within `header_s` of its first byte, and within
+  `max_header_bytes`: else 408 or 431;
+- a request body must arrive within `body_s` of its head: else 408 (the app, waiting for
+  the body, sees a disconnect; the scope's state says the server answered, and with what);
+- a body still arriving when its answer is complete has `body_s` more, then the connection
+  closes (uvicorn would read and drop it for as long as the client trickles);
+- past `max_connections` open connections, a new one gets 503 and is closed at once.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httptools
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from service.errors import PROBLEM_JSON, problem_body
+
+log = logging.getLogger("regionserve")
+
+# Key in a request's scope["state"]: the status this protocol answered it with.
+ANSWERED_BY_SERVER = "regionserve.answered_by_server"
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    keep_alive_s: float
+    header_s: float
+    body_s: float
+    max_header_bytes: int
+    max_connections: int
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    limits: ClassVar[ConnectionLimits]
+    _last_refusal_logged: ClassVar[float] = 0.0
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.timeout_keep_alive = self.limits.keep_alive_s  # type: ignore[assignment]
+        self.limit_concurrency = None  # connections are limited here, with a problem body
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._awaiting_head = True
+        self._head_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            self._log_refusal()
+            limit = self.limits.max_connections
+            self._answer(503, "Too many connections", f"the server holds {limit}", retry_after=1)
+            return
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_read_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        was_awaiting_head = self._awaiting_head
+        if was_awaiting_head and self._read_timer is None:
+            self._start_read_timer(self.limits.header_s)
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            self._answer(400, "Bad request", f"malformed HTTP request: {error}")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        if was_awaiting_head and self._awaiting_head:  # the chunk was all head
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_header_bytes:
+                limit = self.limits.max_header_bytes
+                detail = f"the request head passes the limit of {limit} bytes"
+                self._answer(431, "Request header fields too large", detail)
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_head, self._head_bytes = False, 0
+        self._start_read_timer(self.limits.body_s)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._stop_read_timer()
+        self._awaiting_head = True
+
+    def _start_read_timer(self, seconds: float) -> None:
+        self._stop_read_timer()
+        self._read_timer = self.loop.call_later(seconds, self._read_timed_out)
+
+    def _stop_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _read_timed_out(self) -> None:
+        self._read_timer = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        busy = cycle is not None and not cycle.response_complete
+        if self._awaiting_head and busy:  # a slow next head while an answer is computed
+            cycle.keep_alive = False  # close once it is sent
+        elif self._awaiting_head:
+            detail = f"the request head did not arrive within {self.limits.header_s:g} s"
+            self._answer(408, "Request timeout", detail)
+        elif cycle is None or cycle.response_started or self.pipeline:
+            self.transport.close()  # the rest of a body nobody waits for
+        else:
+            cycle.scope["state"][ANSWERED_BY_SERVER] = 408
+            cycle.disconnected = True  # the app's receive() now says http.disconnect
+            cycle.message_event.set()
+            detail = f"the request body did not arrive within {self.limits.body_s:g} s"
+            self._answer(408, "Request timeout", detail)
+
+    def _answer(self, status: int, title: str, detail: str, retry_after: int | None = None) -> None:
+        """A problem+json answer written straight to the socket, then the connection closed."""
+        body = json.dumps(problem_body(status, title, detail)).encode()
+        head = [STATUS_LINE[status]]
+        headers = [
+            *self.server_state.default_headers,
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        if retry_after is not None:
+            headers.append((b"retry-after", str(retry_after).encode()))
+        head += [name + b": " + value + b"\r\n" for name, value in headers]
+        self.transport.write(b"".join([*head, b"\r\n", body]))
+        self.transport.close()
+        if status != 503:
+            log.info("%s: %d %s", self.client or "a client", status, detail)
+
+    def _log_refusal(self) -> None:
+        """One warning a minute at most: a flood of refusals would flood the log too."""
+        now = time.monotonic()
+        if now - GuardedHttpProtocol._last_refusal_logged >= 60:
+            GuardedHttpProtocol._last_refusal_logged = now
+            limit = self.limits.max_connections
+            log.warning("connection limit of %d reached: new connections get 503", limit)
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:
+    """The protocol class uvicorn instantiates per connection, bound to `limits`."""
+
+    class BoundProtocol(GuardedHttpProtocol):
+        pass
+
+    BoundProtocol.limits = limits
+    return BoundProtocol
