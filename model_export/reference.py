@@ -1,6 +1,8 @@
 """Plain NumPy references of the custom layers, written for obviousness, not speed.
 
-`roi_pool` follows Caffe's Fast R-CNN ROIPoolingLayer line by line in float32.
+`roi_pool` follows Caffe's Fast R-CNN ROIPoolingLayer line by line in float32, including its
+scan `maxval = -FLT_MAX; if (x > maxval) maxval = x`: NaN never wins and a bin of only -inf
+or NaN gives -FLT_MAX (as torchvision's roi_pool and onnxruntime's MaxRoiPool on -inf).
 """
 
 import math
@@ -8,10 +10,17 @@ from collections.abc import Iterator
 
 import numpy as np
 
+LOWEST_FLOAT32 = np.finfo(np.float32).min
+
 
 def c_round(value: np.float32) -> int:
     """C's round(): halves go away from zero."""
     return int(math.copysign(math.floor(abs(float(value)) + 0.5), float(value)))
+
+
+def caffe_visible(values: np.ndarray) -> np.ndarray:
+    """Values as Caffe's scan from -FLT_MAX sees them: NaN and anything lower become -FLT_MAX."""
+    return np.where(np.isnan(values), LOWEST_FLOAT32, np.maximum(values, LOWEST_FLOAT32))
 
 
 def roi_bins(
@@ -42,7 +51,7 @@ def roi_pool(
     _, height, width, channels = features.shape
     out = np.zeros((len(rois), *pooled_size, channels), np.float32)
     for r, ph, pw, rows, cols in roi_bins(rois, pooled_size, spatial_scale, height, width):
-        out[r, ph, pw] = features[int(rois[r][0]), rows, cols].max(axis=(0, 1))
+        out[r, ph, pw] = caffe_visible(features[int(rois[r][0]), rows, cols]).max(axis=(0, 1))
     return out
 
 
@@ -53,16 +62,19 @@ def roi_pool_gradient(
     spatial_scale: float,
     upstream: np.ndarray,
 ) -> np.ndarray:
-    """Caffe's backward: each bin's gradient goes to the first cell holding its maximum."""
+    """Caffe's backward: each bin's gradient goes to the first cell holding its maximum, none
+    when no cell beats -FLT_MAX."""
     _, height, width, channels = features.shape
     grad = np.zeros(features.shape, np.float64)
     for r, ph, pw, rows, cols in roi_bins(rois, pooled_size, spatial_scale, height, width):
         b = int(rois[r][0])
-        window = features[b, rows, cols].reshape(-1, channels)
+        window = caffe_visible(features[b, rows, cols].reshape(-1, channels))
         first = window.argmax(axis=0)  # row-major scan, first maximum wins
-        ys, xs = np.divmod(first, cols.stop - cols.start)
+        beaten = window.max(axis=0) > LOWEST_FLOAT32
+        ys, xs = np.divmod(first[beaten], cols.stop - cols.start)
         ys, xs = ys + rows.start, xs + cols.start
-        grad[b, ys, xs, np.arange(channels)] += upstream[r, ph, pw]  # one cell per channel
+        channel = np.arange(channels)[beaten]
+        grad[b, ys, xs, channel] += upstream[r, ph, pw][beaten]  # one cell per channel
     return grad.astype(np.float32)
 
 

@@ -11,6 +11,10 @@ each pooled value's gradient goes to the one cell it came from. Differentiating 
 table itself instead would scatter into all levels**2 maps and cost twice the forward.
 Only the backward pass builds the cells (it recomputes the table), so inference never pays
 for them.
+
+Non-finite features pool as in Caffe, torchvision and onnxruntime, whose scan starts from
+-FLT_MAX and keeps a value only when it is greater: NaN never wins, and a bin holding only -inf
+or NaN gives the lowest finite value (a bin with any +inf gives +inf).
 """
 
 import tensorflow as tf
@@ -19,6 +23,12 @@ from model_export.layers.roi_bins import bin_edges, floor_log2
 
 # A table is (window maxima,) or (window maxima, flat cell y * W + x of each maximum).
 Table = tuple[tf.Tensor, ...]
+
+
+def caffe_visible(features: tf.Tensor) -> tf.Tensor:
+    """Features as Caffe's `if (x > maxval)` scan from the lowest finite value sees them."""
+    lowest = tf.constant(features.dtype.min, features.dtype)
+    return tf.where(tf.math.is_nan(features), lowest, tf.maximum(features, lowest))
 
 
 def _doubling_levels(table: Table, axis: int, levels: tf.Tensor) -> Table:
@@ -38,7 +48,9 @@ def _doubling_levels(table: Table, axis: int, levels: tf.Tensor) -> Table:
             a.set_shape(c.shape)  # the pad restores the size; a while_loop needs it static
         if len(current) == 1:  # maxima only: one pass, no cells to carry
             return k + 1, (tf.maximum(current[0], ahead[0]),), stacks
-        later_wins = ahead[0] > current[0]  # ties keep the earlier cell, as Caffe's scan does
+        # Ties keep the row-major first cell (the smaller flat index), as Caffe's scan does.
+        tie = (ahead[0] == current[0]) & (ahead[1] < current[1])
+        later_wins = (ahead[0] > current[0]) | tie
         merged = tuple(tf.where(later_wins, a, c) for a, c in zip(ahead, current, strict=True))
         return k + 1, merged, stacks
 
@@ -78,6 +90,7 @@ def _pool(
     """Pooled (R, PH, PW, C) values (0 in empty bins), and when `with_cells` the flat cell each
     came from (-1 in empty bins)."""
     ph, pw = pooled_size
+    features = caffe_visible(features)
     shape = tf.shape(features, out_type=tf.int64)
     batch, height, width = shape[0], shape[1], shape[2]
     rois = tf.cast(rois, tf.float32)
@@ -111,12 +124,16 @@ def _pool(
     )  # (4, R, PH, PW)
     candidates = tf.gather(rows[0], corners)  # (4, R, PH, PW, C)
     empty = ((h1 <= h0[:, :, 0])[:, :, None] | (w1 <= w0[:, 0, :])[:, None, :])[..., None]
-    pooled = tf.where(empty, 0.0, tf.reduce_max(candidates, axis=0))
+    pooled = tf.where(empty, tf.zeros_like(candidates[0]), tf.reduce_max(candidates, axis=0))
     if not with_cells:
         return pooled, None
-    winner = tf.one_hot(tf.argmax(candidates, axis=0), 4, axis=0, dtype=tf.int32)
-    cells = tf.reduce_sum(tf.gather(rows[1], corners) * winner, axis=0)
-    return pooled, tf.where(empty, -1, cells)
+    # Of the windows holding the maximum, the row-major first cell wins, as in Caffe's scan
+    # (equal values are common in float16).
+    holders = tf.where(candidates == pooled[None], tf.gather(rows[1], corners), tf.int32.max)
+    cells = tf.reduce_min(holders, axis=0)
+    # As Caffe's argmax stays -1 when no value beats -FLT_MAX, such a bin passes nothing back.
+    unbeaten = pooled <= tf.constant(features.dtype.min, features.dtype)
+    return pooled, tf.where(empty | unbeaten, -1, cells)
 
 
 def roi_max_pool(
@@ -133,8 +150,11 @@ def roi_max_pool(
             image = tf.cast(rois[:, 0], tf.int32)[:, None, None, None]
             target = (image * shape[1] * shape[2] + cells) * shape[3] + tf.range(shape[3])
             hit = cells >= 0  # empty bins pass nothing back
-            flat = tf.math.unsorted_segment_sum(upstream[hit], target[hit], tf.reduce_prod(shape))
-            return tf.reshape(flat, shape)
+            wide = tf.float32 if upstream.dtype in (tf.float16, tf.bfloat16) else upstream.dtype
+            flat = tf.math.unsorted_segment_sum(
+                tf.cast(upstream[hit], wide), target[hit], tf.reduce_prod(shape)
+            )  # 16-bit gradients are summed in float32
+            return tf.cast(tf.reshape(flat, shape), upstream.dtype)
 
         return _pool(features, rois, pooled_size, spatial_scale, with_cells=False)[0], gradient
 

@@ -23,6 +23,10 @@ class RoiPooling(keras.layers.Layer):
 
     Output shape:
         `(R, PH, PW, C)` for `(R, 5)` rois, `(B, N, PH, PW, C)` for `(B, N, 4)` rois.
+
+    Under any dtype policy the features are pooled in the compute dtype while the rois are
+    binned in float32, as torchvision's autocast keeps them: in float16, x1 = 1031.9 would
+    round to 1032 and move a bin at scale 1/16 by one column.
     """
 
     def __init__(
@@ -32,6 +36,7 @@ class RoiPooling(keras.layers.Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.autocast = False  # Keras would cast the rois to the compute dtype; call casts
         size = (pooled_size, pooled_size) if isinstance(pooled_size, int) else tuple(pooled_size)
         if len(size) != 2 or min(size) < 1:
             raise ValueError(f"pooled_size must be two positive ints, got {pooled_size!r}")
@@ -42,11 +47,13 @@ class RoiPooling(keras.layers.Layer):
 
     def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         features, rois = inputs
+        features = tf.cast(features, self.compute_dtype)
+        rois = tf.cast(rois, tf.float32)
         if rois.shape.rank == 2:
             return roi_max_pool(features, rois, self.pooled_size, self.spatial_scale)
         batch, count = tf.shape(rois)[0], tf.shape(rois)[1]
         image = tf.repeat(tf.range(batch), count)[:, None]
-        flat = tf.concat([tf.cast(image, rois.dtype), tf.reshape(rois, [-1, 4])], axis=1)
+        flat = tf.concat([tf.cast(image, tf.float32), tf.reshape(rois, [-1, 4])], axis=1)
         pooled = roi_max_pool(features, flat, self.pooled_size, self.spatial_scale)
         return tf.reshape(pooled, tf.concat([[batch, count], tf.shape(pooled)[1:]], axis=0))
 

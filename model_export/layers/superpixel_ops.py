@@ -6,7 +6,8 @@ import tensorflow as tf
 def superpixel_pool(features: tf.Tensor, superpixels: tf.Tensor, mode: str) -> tf.Tensor:
     """Pool (B, H, W, C) features over (B, H, W) ids into (B, S, C), S = 1 + max id.
 
-    Pixels with a negative id are ignored; a superpixel with no pixels gives 0.
+    Pixels with a negative id are ignored; a superpixel with no pixels gives 0. Means of
+    16-bit features are summed in float32 (a float16 sum of a few hundred pixels overflows).
     """
     shape = tf.shape(features, out_type=tf.int64)
     batch, channels = shape[0], shape[3]
@@ -20,8 +21,9 @@ def superpixel_pool(features: tf.Tensor, superpixels: tf.Tensor, mode: str) -> t
     segments = batch * count + 1
     members = tf.math.unsorted_segment_sum(tf.ones_like(segment, tf.float32), segment, segments)
     if mode == "average":
-        total = tf.math.unsorted_segment_sum(values, segment, segments)
-        pooled = total / tf.cast(tf.maximum(members, 1.0), values.dtype)[:, None]
+        wide = tf.float32 if values.dtype in (tf.float16, tf.bfloat16) else values.dtype
+        total = tf.math.unsorted_segment_sum(tf.cast(values, wide), segment, segments)
+        pooled = tf.cast(total / tf.cast(tf.maximum(members, 1.0), wide)[:, None], values.dtype)
     else:
         pooled = tf.math.unsorted_segment_max(values, segment, segments)
         pooled = tf.where(members[:, None] > 0, pooled, tf.zeros_like(pooled))

@@ -7,6 +7,11 @@ memory is levels**2 * B * H * W * C, independent of the number of rois. The leve
 fixed at export to cover rois up to a stated size (the service clips boxes to the image);
 a bin of a larger roi comes out NaN rather than silently wrong. Bin edges use float64
 arithmetic rounded to float32 exactly as `model_export.layers.roi_bins` explains.
+
+Both lowerings first map NaN and -inf to -FLT_MAX, the value Caffe's and torchvision's scan
+starts from: NaN then never wins a bin and a bin of only -inf or NaN gives -FLT_MAX, in both.
+(onnxruntime's MaxRoiPool alone gives -FLT_MAX for -inf, but lets a NaN win or lose by its
+place in the scan; a Max over the table alone would give -inf.)
 """
 
 import math
@@ -24,8 +29,15 @@ def table_levels(max_roi_cells: int, pooled: int) -> int:
     return math.floor(math.log2(longest_bin)) + 1
 
 
+def caffe_visible(g: Graph, x: str) -> str:
+    """NaN and everything below it mapped to -FLT_MAX, the start of Caffe's `x > maxval` scan."""
+    lowest = g.const(np.float32(np.finfo(np.float32).min))
+    return g.op("Where", g.op("IsNaN", x), lowest, g.op("Max", x, lowest))
+
+
 def max_roi_pool(g: Graph, nchw: str, rois: str, pooled: tuple[int, int], scale: float) -> str:
-    pooled_nchw = g.op("MaxRoiPool", nchw, rois, pooled_shape=list(pooled), spatial_scale=scale)
+    visible = caffe_visible(g, nchw)
+    pooled_nchw = g.op("MaxRoiPool", visible, rois, pooled_shape=list(pooled), spatial_scale=scale)
     return g.op("Transpose", pooled_nchw, perm=[0, 2, 3, 1])
 
 
@@ -99,7 +111,7 @@ def decomposed_roi_pool(
     g: Graph, nchw: str, rois: str, pooled: tuple[int, int], scale: float, levels: int
 ) -> str:
     ph, pw = pooled
-    nhwc = g.op("Transpose", nchw, perm=[0, 2, 3, 1])
+    nhwc = g.op("Transpose", caffe_visible(g, nchw), perm=[0, 2, 3, 1])
     shape = g.op("Shape", nhwc)
     batch, height, width = (g.dim(shape, axis) for axis in range(3))
     columns = [g.op("Squeeze", g.slice(rois, k, k + 1, 1), g.i64(1)) for k in range(5)]

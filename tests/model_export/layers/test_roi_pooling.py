@@ -125,3 +125,41 @@ def test_round_trips_through_keras_file(tmp_path: Path) -> None:
     rois = keras.Input((5,), batch_size=None)
     model = keras.Model([image, rois], RoiPooling((3, 2), 0.25)([image, rois]))
     assert_round_trips(model, [features(), random_rois(9, 2, 40)], tmp_path)
+
+
+def test_gradient_of_tied_maxima_goes_to_the_row_major_first_cell() -> None:
+    x = np.zeros((1, 4, 4, 1), np.float32)
+    x[0, 1, 3, 0] = x[0, 3, 0, 0] = x[0, 2, 2, 0] = 5.0  # three equal maxima in one bin
+    variable = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(RoiPooling((1, 1), 1.0)([variable, np.array([[0, 0, 0, 3, 3]])]))
+    grad = np.asarray(tape.gradient(loss, variable))[0, :, :, 0]
+    expected = np.zeros((4, 4), np.float32)
+    expected[1, 3] = 1.0
+    np.testing.assert_array_equal(grad, expected)
+
+
+NON_FINITE_BINS = {  # a 2x2 bin of each kind -> what Caffe, torchvision and the reference give
+    "all -inf": ([-np.inf] * 4, reference.LOWEST_FLOAT32),
+    "all NaN": ([np.nan] * 4, reference.LOWEST_FLOAT32),
+    "NaN beside numbers": ([np.nan, 1.0, 2.0, np.nan], 2.0),
+    "+inf wins": ([np.inf, -np.inf, np.nan, 3.0], np.inf),
+}
+
+
+def non_finite_map() -> tuple[np.ndarray, np.ndarray]:
+    """A (1, 4, 4, 1) map whose four 2x2 quadrants are the bins of NON_FINITE_BINS."""
+    x = np.zeros((1, 4, 4, 1), np.float32)
+    for k, (values, _) in enumerate(NON_FINITE_BINS.values()):
+        y, x0 = divmod(k, 2)
+        x[0, 2 * y : 2 * y + 2, 2 * x0 : 2 * x0 + 2, 0] = np.reshape(values, (2, 2))
+    expected = np.array([v for _, v in NON_FINITE_BINS.values()], np.float32).reshape(1, 2, 2, 1)
+    return x, expected
+
+
+def test_non_finite_features_pool_as_caffe() -> None:
+    x, expected = non_finite_map()
+    rois = np.array([[0, 0, 0, 3, 3]], np.float32)
+    np.testing.assert_array_equal(reference.roi_pool(x, rois, (2, 2), 1.0), expected)
+    traced = tf.function(lambda a, b: RoiPooling((2, 2), 1.0)([a, b]))
+    np.testing.assert_array_equal(traced(x, rois).numpy(), expected)

@@ -5,7 +5,7 @@ import pytest
 
 from model_export import reference
 from model_export.onnx_export.roi_lowering import roi_pool_model, table_levels
-from tests.model_export.layers.test_roi_pooling import EDGE_ROIS, random_rois
+from tests.model_export.layers.test_roi_pooling import EDGE_ROIS, non_finite_map, random_rois
 
 LOWERINGS = ["maxroipool", "decomposed"]
 RNG = np.random.default_rng(5)
@@ -56,3 +56,13 @@ def test_decomposition_uses_no_maxroipool_and_bounded_levels() -> None:
     # A 40-cell map: bins are at most ceil(40 / 7) + 1 = 7 cells, so 2**2 windows suffice.
     assert table_levels(40, 7) == 3
     assert table_levels(256, 7) == 6
+
+
+@pytest.mark.parametrize("lowering", LOWERINGS)
+def test_non_finite_features_pool_as_the_reference(lowering: str) -> None:
+    # onnxruntime's own MaxRoiPool gives -FLT_MAX for -inf but lets NaN win by scan order;
+    # both lowerings see NaN as -FLT_MAX first, as Caffe's and torchvision's scan does.
+    features, expected = non_finite_map()
+    rois = np.array([[0, 0, 0, 3, 3]], np.float32)
+    np.testing.assert_array_equal(run(lowering, features, rois, (2, 2), 1.0), expected)
+    np.testing.assert_array_equal(reference.roi_pool(features, rois, (2, 2), 1.0), expected)
