@@ -59,6 +59,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._read_timer: asyncio.TimerHandle | None = None
         self._awaiting_head = True
         self._head_bytes = 0
+        self._heads_seen = 0  # request heads completed on this connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -76,7 +77,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        was_awaiting_head = self._awaiting_head
+        was_awaiting_head, heads_seen = self._awaiting_head, self._heads_seen
         if was_awaiting_head and self._read_timer is None:
             self._start_read_timer(self.limits.header_s)
         self._unset_keepalive_if_required()
@@ -90,7 +91,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
-        if was_awaiting_head and self._awaiting_head:  # the chunk was all head
+        if was_awaiting_head and self._heads_seen == heads_seen:  # the chunk was all head
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_header_bytes:
                 limit = self.limits.max_header_bytes
@@ -99,6 +100,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._awaiting_head, self._head_bytes = False, 0
+        self._heads_seen += 1
         self._start_read_timer(self.limits.body_s)
         super().on_headers_complete()
 
