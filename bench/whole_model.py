@@ -13,7 +13,7 @@ from bench.timing import measure_in_process
 KERAS_PATH = Path("models/region_classifier.keras")
 ONNX_PATH = Path("models/region_classifier.onnx")
 SIDE, BOXES = 512, 32
-DECOMPOSED_PATH = Path("build/region_classifier.decomposed.onnx")
+DECOMPOSED_PATH = Path("models/region_classifier.decomposed.onnx")  # written by the export
 CONTENDERS = (
     "keras eager",
     "keras tf.function",
@@ -53,16 +53,7 @@ def setup(contender: str) -> Callable[[], Any]:
     return lambda: {k: v.numpy() for k, v in call(data).items()}
 
 
-def export_decomposed() -> None:
-    """The shipped model again, with the other RoI lowering (parity-gated like any export)."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    from model_export.onnx_export.command import export_with_gates
-
-    export_with_gates(KERAS_PATH, DECOMPOSED_PATH, "decomposed", parity_scenes=3)
-
-
 def main(repeats: int = 30) -> None:
-    export_decomposed()
     results = {c: measure_in_process(setup, (c,), repeats) for c in CONTENDERS}
     ort_ms = results["onnxruntime, MaxRoiPool lowering"].median_ms
     rows = [

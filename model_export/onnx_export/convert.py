@@ -89,5 +89,9 @@ def to_onnx(traced: Traced, roi_lowering: str, max_image_side: int) -> onnx.Mode
     if lowering.failures:
         raise ExportError(lowering.failures[0])
     _captures_as_initializers(proto, traced.concrete)
+    used = {node.domain for node in proto.graph.node} | {""}
+    kept = [o for o in proto.opset_import if o.domain in used]  # tf2onnx adds ai.onnx.ml
+    del proto.opset_import[:]
+    proto.opset_import.extend(kept)
     proto.ir_version = IR_VERSION
     return proto

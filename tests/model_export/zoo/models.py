@@ -71,13 +71,6 @@ def mobilenet_v2_nested_s32() -> keras.Model:
     return keras.Model([pixels, regions], _roi_scores(features, regions, 32), name="mnv2_s32")
 
 
-def mobilenet_v2_flat_s16() -> keras.Model:
-    backbone = backbones.mobilenet_v2(16)
-    rois = keras.Input((5,), name="rois")
-    scores = _roi_scores(backbone.output, rois, 16)
-    return keras.Model([backbone.input, rois], scores, name="mnv2_s16")
-
-
 def resnet_flat_s16() -> keras.Model:
     image = keras.Input((None, None, 3), dtype="uint8", name="image")
     rois = keras.Input((5,), name="rois")
@@ -160,7 +153,6 @@ ZOO: dict[str, ZooModel] = {
     "mobilenet_v2_nested_s32": ZooModel(
         mobilenet_v2_nested_s32, {"image": "pixels", "rois": "regions"}, 32, FLOAT_IMAGE_FLAGS
     ),
-    "mobilenet_v2_flat_s16": ZooModel(mobilenet_v2_flat_s16, {"rois": "rois"}, 16),
     "resnet_flat_s16": ZooModel(resnet_flat_s16, {"image": "image", "rois": "rois"}, 16),
     "resnet_nested_s32": ZooModel(
         resnet_nested_s32, {"image": "photo", "rois": "proposals"}, 32, FLOAT_IMAGE_FLAGS
