@@ -159,7 +159,7 @@ def test_float_image_records_its_preprocessing(folder: Path) -> None:
 
 def test_given_samples_are_the_ones_recorded(folder: Path) -> None:
     rng = np.random.default_rng(5)
-    feed = {
+    feed: dict[str, Any] = {
         "picture": rng.integers(0, 256, (2, 24, 40, 3)).astype(np.uint8),
         "boxes": np.array([[0, 0, 0, 7, 7], [1, 4, 2, 39, 23]], np.float32),
     }
