@@ -2,7 +2,15 @@
 
 import sys
 
-from bench import compare, gpu, roi_pooling, service_latency, superpixel_pooling, whole_model
+from bench import (
+    compare,
+    export_zoo,
+    gpu,
+    roi_pooling,
+    service_latency,
+    superpixel_pooling,
+    whole_model,
+)
 
 BENCHMARKS = {
     "roi": roi_pooling,
@@ -11,6 +19,7 @@ BENCHMARKS = {
     "service": service_latency,
     "compare": compare,
     "gpu": gpu,
+    "export": export_zoo,
 }
 
 
