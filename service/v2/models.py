@@ -12,6 +12,7 @@ from service.errors import BadRequest
 from service.runtime import ModelRuntime
 from service.v2.body import InferBody
 from service.v2.errors import ModelNotFound
+from service.v2.feed_limits import check_feed_limits, input_roles
 from service.v2.inputs import decode_inputs
 from service.v2.outputs import Encoded, encode_response, wanted_outputs
 from service.v2.schemas import parse_inference_request
@@ -50,8 +51,9 @@ class OnnxModel:
     def __init__(self, runtime: ModelRuntime) -> None:
         self.runtime = runtime
         self.name, self.version = runtime.info.name, runtime.info.version
-        self.inputs = specs_of(runtime.predictor.session.get_inputs())
-        self.outputs = specs_of(runtime.predictor.session.get_outputs())
+        session = runtime.predictor.session
+        self.inputs, self.outputs = specs_of(session.get_inputs()), specs_of(session.get_outputs())
+        self.roles = input_roles(session.get_modelmeta().custom_metadata_map)
 
     async def infer(self, body: InferBody) -> Encoded:
         """Decoding, the run and encoding in one trip to an inference thread, under the
@@ -62,6 +64,7 @@ class OnnxModel:
     def answer(self, body: InferBody) -> Encoded:
         request = parse_inference_request(body.header)
         feed = decode_inputs(request.inputs, body.binary, self.inputs)
+        check_feed_limits(feed, self.roles, self.runtime.settings)
         wanted = wanted_outputs(request, self.outputs)
         identity = {"model_name": self.name, "model_version": self.version}
         return encode_response(identity, request, self.run(feed), wanted)

@@ -51,11 +51,9 @@ def triton(served: Served) -> Iterator[httpclient.InferenceServerClient]:
 
 def model_feed(session: ort.InferenceSession, batch: int, seed: int) -> dict[str, np.ndarray]:
     """Valid inputs for the model at `batch` images: two rois per image, a superpixel grid,
-    by the input names its metadata gives each role (the shipped model's names are the roles)."""
+    by the input names its metadata gives each role."""
     meta = session.get_modelmeta().custom_metadata_map
-    names = json.loads(
-        meta.get("inputs", '{"image": "image", "rois": "rois", "superpixels": "superpixels"}')
-    )
+    names = json.loads(meta["inputs"])
     stride, height, width = int(meta["stride"]), 64, 96
     rng = np.random.default_rng(seed)
     image = rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8)

@@ -1,5 +1,7 @@
 """POST /v2/models/{name}/infer on the served ONNX model, through Triton's own HTTP client."""
 
+import json
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -65,10 +67,18 @@ def test_all_outputs_in_binary_by_default(
         np.testing.assert_allclose(result.as_numpy(name), want, rtol=0, atol=1e-6)
 
 
-def refusal(triton: httpclient.InferenceServerClient, model: str, feed: dict) -> str:
+def role(session: ort.InferenceSession, name: str) -> str:
+    inputs: dict[str, str] = json.loads(session.get_modelmeta().custom_metadata_map["inputs"])
+    return inputs[name]
+
+
+def refusal(
+    triton: httpclient.InferenceServerClient, model: str, feed: dict, status: str = "400"
+) -> str:
+    """The error message of a refused infer, after checking its status."""
     with pytest.raises(InferenceServerException) as caught:
         infer(triton, model, feed, binary=True)
-    assert caught.value.status() == "400", caught.value
+    assert caught.value.status() == status, caught.value
     return str(caught.value.message())
 
 
@@ -76,7 +86,7 @@ def test_a_wrong_datatype_is_a_400_naming_the_tensor(
     served: Served, triton: httpclient.InferenceServerClient, session: ort.InferenceSession
 ) -> None:
     feed = model_feed(session, 1, seed=0)
-    image = session.get_inputs()[0].name
+    image = role(session, "image")
     feed[image] = feed[image].astype(np.float32)
     assert refusal(triton, served.model, feed) == (
         f"input {image!r} has datatype FP32; the model takes UINT8"
@@ -87,7 +97,7 @@ def test_a_wrong_shape_is_a_400_naming_the_tensor(
     served: Served, triton: httpclient.InferenceServerClient, session: ort.InferenceSession
 ) -> None:
     feed = model_feed(session, 1, seed=0)
-    name = next(i.name for i in session.get_inputs() if i.shape[-1] == 5)  # (R, 5) rois
+    name = role(session, "rois")
     feed[name] = feed[name][:, :4].copy()
     message = refusal(triton, served.model, feed)
     assert message == f"input {name!r} has shape [2, 4]; the model takes [-1, 5] (-1: any size)"
@@ -106,7 +116,7 @@ def test_values_the_graph_refuses_are_a_400(
 ) -> None:
     """Well-typed, well-shaped, but a RoI names an image past the batch."""
     feed = model_feed(session, 1, seed=0)
-    rois = next(i.name for i in session.get_inputs() if i.shape[-1] == 5)
+    rois = role(session, "rois")
     feed[rois][0, 0] = 7
     assert refusal(triton, served.model, feed).startswith("the model refused these inputs: ")
 
@@ -136,3 +146,26 @@ def test_a_compressed_request_is_inflated(
     result = triton.infer(served.model, inputs, request_compression_algorithm=algorithm)
     for name, want in zip(names, session.run(names, feed), strict=True):
         np.testing.assert_allclose(result.as_numpy(name), want, rtol=0, atol=1e-6)
+
+
+def test_a_superpixel_id_past_the_limit_is_a_413(
+    served: Served, triton: httpclient.InferenceServerClient, session: ort.InferenceSession
+) -> None:
+    """Scores for id 2**31 - 1 would take 8 GiB: the region API's max_superpixels holds."""
+    feed = model_feed(session, 1, seed=0)
+    grid = role(session, "superpixels")
+    feed[grid][0, 0, 0] = 2**31 - 1
+    assert refusal(triton, served.model, feed, "413") == (
+        f"input {grid!r}: superpixel id 2147483647; ids must stay below max_superpixels (1024)"
+    )
+
+
+def test_more_rois_than_max_boxes_per_image_is_a_413(
+    served: Served, triton: httpclient.InferenceServerClient, session: ort.InferenceSession
+) -> None:
+    feed = model_feed(session, 1, seed=0)
+    rois = role(session, "rois")
+    feed[rois] = np.repeat(feed[rois][:1], 257, axis=0)
+    assert refusal(triton, served.model, feed, "413") == (
+        f"input {rois!r}: 257 rois for 1 images; the limit is 256 per image"
+    )
