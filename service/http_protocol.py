@@ -66,7 +66,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if len(self.connections) > self.limits.max_connections:
             self._log_refusal()
             limit = self.limits.max_connections
-            self._answer(503, "Too many connections", f"the server holds {limit}", retry_after=1)
+            detail = f"the server holds its limit of {limit} connections"
+            self._answer(503, "Too many connections", detail, retry_after=1)
             return
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
