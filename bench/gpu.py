@@ -1,11 +1,13 @@
-"""The ONNX model on onnxruntime's CUDA provider: latency at batch 1, 8 and 32 for both RoI
-lowerings, CPU-fallback nodes, outputs against the CPU provider, and the service's predictor.
+"""`python -m bench gpu`: the model and the service on onnxruntime's CUDA provider.
 
-Runs where onnxruntime has CUDAExecutionProvider; elsewhere it says so and measures nothing.
+Where CUDA exists: both RoI lowerings at batch 1, 8 and 32 in each mode's feed (latency, node
+placement, outputs against the CPU provider), then the service end to end (bench/gpu_service.py).
+Elsewhere it says so and measures nothing. Every wait is bounded; the whole run takes minutes.
 """
 
 import functools
 import json
+import subprocess
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -13,43 +15,107 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from bench import gpu_service
 from bench.report import table, write_section
 from bench.timing import time_calls
-from bench.whole_model import DECOMPOSED_PATH, ONNX_PATH, export_decomposed
+from service.sessions import CPU, CUDA, decomposed_variant
 
-CUDA = "CUDAExecutionProvider"
+MODEL = Path("models/region_classifier.onnx")
 BATCHES = (1, 8, 32)
 TOLERANCE = 1e-4
+SIDE, STRIDE = 512, 4
 
 
-def inputs(batch: int, side: int = 512, boxes: int = 32) -> dict[str, np.ndarray]:
+def feed(mode: str, batch: int) -> dict[str, np.ndarray]:
+    """What the service feeds in each mode (with the placeholders of service/predictor.py):
+    boxes, 32 rois per image; proposals, 200; superpixels, ~256 ids per image and one roi."""
     rng = np.random.default_rng(batch)
-    image = rng.integers(0, 256, size=(batch, side, side, 3), dtype=np.uint8)
-    corners = np.sort(rng.uniform(0, side - 1, size=(batch * boxes, 2, 2)), axis=1)
-    index = np.repeat(np.arange(batch), boxes)[:, None]
-    rois = np.concatenate([index, corners[:, 0], corners[:, 1]], axis=1).astype(np.float32)
-    grid = rng.integers(0, 200, size=(batch, side // 4, side // 4)).astype(np.int32)
+    image = rng.integers(0, 256, size=(batch, SIDE, SIDE, 3), dtype=np.uint8)
+    cells = SIDE // STRIDE
+    grid = np.full((batch, cells, cells), -1, np.int32)
+    per_image = {"boxes": 32, "proposals": 200, "superpixels": 0}[mode]
+    if mode == "superpixels":
+        grid = (np.arange(cells * cells, dtype=np.int32).reshape(cells, cells) // 64)[None]
+        grid = np.repeat(grid, batch, axis=0)
+        rois = np.array([[0, 0, 0, STRIDE - 1, STRIDE - 1]], np.float32)
+    else:
+        grid[0, 0, 0] = 0
+        corners = np.sort(rng.uniform(0, SIDE - 1, size=(batch * per_image, 2, 2)), axis=1)
+        index = np.repeat(np.arange(batch), per_image)[:, None]
+        rois = np.concatenate([index, corners[:, 0], corners[:, 1]], axis=1).astype(np.float32)
     return {"image": image, "rois": rois, "superpixels": grid}
 
 
-def providers_per_node(path: Path) -> Counter[str]:
-    """How many graph nodes each provider ran, read from an onnxruntime profile."""
+def placement(path: Path) -> tuple[Counter[str], Counter[str]]:
+    """Nodes per provider, and the op types of those not on CUDA, from a CUDA session's
+    profile (a CPU node inside a CUDA session is a fallback, with copies around it)."""
     options = ort.SessionOptions()
     options.enable_profiling = True
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "profile")
-    session = ort.InferenceSession(str(path), options, providers=[CUDA, "CPUExecutionProvider"])
-    session.run(None, inputs(1))
+    session = ort.InferenceSession(str(path), options, providers=[CUDA, CPU])
+    for mode in ("boxes", "superpixels"):
+        session.run(None, feed(mode, 1))
     events = json.loads(Path(session.end_profiling()).read_text())
-    return count_node_providers(events)
+    return count_node_providers(events), count_ops_off(events, CUDA)
+
+
+def _nodes(events: list[dict]) -> dict[str, dict]:
+    return {
+        event["name"].removesuffix("_kernel_time"): event["args"]
+        for event in events
+        if event.get("cat") == "Node" and "provider" in event.get("args", {})
+    }
 
 
 def count_node_providers(events: list[dict]) -> Counter[str]:
-    placed: dict[str, str] = {}
-    for event in events:
-        args = event.get("args", {})
-        if event.get("cat") == "Node" and "provider" in args:
-            placed[event["name"].removesuffix("_kernel_time")] = args["provider"]
-    return Counter(placed.values())
+    return Counter(args["provider"] for args in _nodes(events).values())
+
+
+def count_ops_off(events: list[dict], provider: str) -> Counter[str]:
+    """Op types of the nodes placed on another provider than `provider` (Memcpy included)."""
+    nodes = _nodes(events).values()
+    return Counter(args.get("op_name", "?") for args in nodes if args["provider"] != provider)
+
+
+def model_tables(repeats: int) -> str:
+    rows, placed = [], []
+    for lowering, path in (("MaxRoiPool", MODEL), ("decomposed", decomposed_variant(MODEL))):
+        gpu = ort.InferenceSession(str(path), providers=[CUDA, CPU])
+        cpu = ort.InferenceSession(str(path), providers=[CPU])
+        counts, off = placement(path)
+        ops = ", ".join(f"{op} x{n}" for op, n in sorted(off.items())) or "none"
+        placed.append([lowering, str(counts.get(CUDA, 0)), str(counts.get(CPU, 0)), ops])
+        for mode in ("boxes", "proposals", "superpixels"):
+            for batch in BATCHES:
+                inputs = feed(mode, batch)
+                diff = max(
+                    float(np.max(np.abs(a - b), initial=0))
+                    for a, b in zip(gpu.run(None, inputs), cpu.run(None, inputs), strict=True)
+                )
+                median, p90 = time_calls(functools.partial(gpu.run, None, inputs), repeats)
+                verdict = f"{diff:.1e} {'ok' if diff <= TOLERANCE else 'OVER'}"
+                rows.append([lowering, mode, str(batch), f"{median:.2f}", f"{p90:.2f}", verdict])
+    return (
+        f"One {SIDE}x{SIDE} image per batch item; boxes: 32 rois per image, proposals: 200, "
+        "superpixels: 256 superpixels per image (and the predictor's one placeholder roi).\n\n"
+        + table(["RoI lowering", "mode", "batch", "median ms", "p90 ms", "max |GPU - CPU|"], rows)
+        + "\n\nNodes per provider in a CUDA session (profile of one run per mode):\n\n"
+        + table(["RoI lowering", "CUDA nodes", "CPU nodes", "nodes not on CUDA, by op"], placed)
+    )
+
+
+def device() -> str:
+    query = "--query-gpu=name,driver_version,memory.total"
+    try:
+        found = subprocess.run(
+            ["nvidia-smi", query, "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "GPU: nvidia-smi not available"
+    return f"GPU: {found.stdout.strip()}; onnxruntime {ort.__version__}"
 
 
 def main(repeats: int = 30) -> None:
@@ -61,45 +127,10 @@ def main(repeats: int = 30) -> None:
             "`python -m bench gpu` measures it where onnxruntime-gpu and a GPU are present.\n",
         )
         return
-    if not DECOMPOSED_PATH.exists():
-        export_decomposed()
-    rows, placement = [], []
-    for lowering, path in (("MaxRoiPool", ONNX_PATH), ("decomposed", DECOMPOSED_PATH)):
-        gpu = ort.InferenceSession(str(path), providers=[CUDA, "CPUExecutionProvider"])
-        cpu = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        counts = providers_per_node(path)
-        placement.append(
-            [lowering, str(counts.get(CUDA, 0)), str(counts.get("CPUExecutionProvider", 0))]
-        )
-        for batch in BATCHES:
-            feed = inputs(batch)
-            diff = max(
-                float(np.max(np.abs(a - b), initial=0))
-                for a, b in zip(gpu.run(None, feed), cpu.run(None, feed), strict=True)
-            )
-            median, p90 = time_calls(functools.partial(gpu.run, None, feed), repeats)
-            verdict = "ok" if diff <= TOLERANCE else "OVER"
-            rows.append(
-                [lowering, str(batch), f"{median:.2f}", f"{p90:.2f}", f"{diff:.1e} {verdict}"]
-            )
-    body = (
-        table(["RoI lowering", "batch", "median ms", "p90 ms", "max |GPU - CPU|"], rows)
-        + "\n\nNodes per provider (a CPU node inside a CUDA session is a fallback):\n\n"
-        + table(["RoI lowering", "CUDA nodes", "CPU nodes"], placement)
-        + "\n\n"
-        + _predictor_row(repeats)
-    )
-    write_section("gpu", "CUDA provider", body + "\n")
-
-
-def _predictor_row(repeats: int) -> str:
-    from service.predictor import Predictor, PreparedImage
-
-    predictor = Predictor(ONNX_PATH, [CUDA, "CPUExecutionProvider"])
-    feed = inputs(1)
-    item = PreparedImage(feed["image"][0], feed["rois"][:, 1:], None)
-    median, p90 = time_calls(lambda: predictor.run([item]), repeats)
-    return f"Service predictor on {predictor.provider}: median {median:.2f} ms, p90 {p90:.2f} ms."
+    body = f"{device()}\n\n### The model\n\n{model_tables(repeats)}\n\n"
+    write_section("gpu", "CUDA provider", body + "(the service tables follow)\n")
+    body += f"### The service\n\n{gpu_service.service_tables()}\n"
+    write_section("gpu", "CUDA provider", body)
 
 
 if __name__ == "__main__":

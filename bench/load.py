@@ -6,12 +6,14 @@ The client is a minimal HTTP/1.1 one on asyncio streams (as wrk is in C): httpx 
 otherwise charge to the server."""
 
 import asyncio
+import multiprocessing
 import os
 import resource
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ class Payload:
 
     body: bytes
     content_type: str
+    headers: tuple[tuple[str, str], ...] = ()  # any others (Inference-Header-Content-Length)
 
     @classmethod
     def multipart(cls, files: dict[str, tuple[str, bytes]], data: dict[str, str]) -> "Payload":
@@ -112,7 +115,9 @@ def _prepared_requests(url: str, payloads: Sequence[Payload]) -> tuple[httpx.URL
     target = httpx.URL(url)
     requests = [
         f"POST {target.raw_path.decode()} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
-        f"Content-Type: {p.content_type}\r\nContent-Length: {len(p.body)}\r\n\r\n".encode()
+        f"Content-Type: {p.content_type}\r\nContent-Length: {len(p.body)}\r\n".encode()
+        + "".join(f"{name}: {value}\r\n" for name, value in p.headers).encode()
+        + b"\r\n"
         + p.body
         for p in payloads
     ]
@@ -129,19 +134,41 @@ async def _exchange(
     return status, (time.perf_counter() - start) * 1e3
 
 
-async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
+@dataclass(frozen=True)
+class Latencies:
+    """What one load generator saw: the latencies of its 200s, its other answers, its time."""
+
+    ms: list[float]
+    errors: int
+    wall_s: float
+
+    def result(self) -> LoadResult:
+        ms = sorted(self.ms) or [float("nan")]
+        return LoadResult(
+            statistics.median(ms),
+            ms[min(len(ms) - 1, int(0.99 * len(ms)))],
+            len(self.ms) / self.wall_s,
+            self.errors,
+        )
+
+
+async def _load(
+    url: str, payloads: Sequence[Payload], concurrency: int, count: int, seconds: float
+) -> Latencies:
     """Like wrk: prepared request bytes over one keep-alive connection per client, and as
-    little parsing as HTTP allows, so that the client's own time stays out of the figures."""
+    little parsing as HTTP allows, so that the client's own time stays out of the figures.
+    Clients stop after `count` requests in all or once `seconds` have passed."""
     target, requests = _prepared_requests(url, payloads)
     latencies: list[float] = []
     errors = 0
     next_index = 0
+    start = time.perf_counter()
 
     async def worker() -> None:
         nonlocal next_index, errors
         reader, writer = await asyncio.open_connection(target.host, target.port)
         try:
-            while next_index < count:
+            while next_index < count and time.perf_counter() - start < seconds:
                 request = requests[next_index % len(requests)]
                 next_index += 1
                 status, ms = await _exchange(reader, writer, request)
@@ -152,20 +179,41 @@ async def _load(url: str, payloads: Sequence[Payload], concurrency: int, count: 
         finally:
             writer.close()
 
-    start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - start
-    latencies = sorted(latencies) or [float("nan")]
-    return LoadResult(
-        statistics.median(latencies),
-        latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        (count - errors) / wall,
-        errors,
-    )
+    return Latencies(latencies, errors, time.perf_counter() - start)
 
 
-def run_load(url: str, payloads: Sequence[Payload], concurrency: int, count: int) -> LoadResult:
-    return asyncio.run(_load(url, payloads, concurrency, count))
+def run_load(
+    url: str,
+    payloads: Sequence[Payload],
+    concurrency: int,
+    count: int,
+    seconds: float = float("inf"),
+) -> LoadResult:
+    return asyncio.run(_load(url, payloads, concurrency, count, seconds)).result()
+
+
+def _load_in_process(
+    url: str, payloads: Sequence[Payload], concurrency: int, seconds: float
+) -> Latencies:
+    return asyncio.run(_load(url, payloads, concurrency, 2**62, seconds))
+
+
+def run_load_spread(
+    url: str, payloads: Sequence[Payload], concurrency: int, seconds: float, processes: int
+) -> LoadResult:
+    """`concurrency` clients for `seconds`, spread over load generator processes, so that
+    one Python process's CPU does not cap what a many-core server can answer."""
+    processes = max(1, min(processes, concurrency))
+    shares = [concurrency // processes + (i < concurrency % processes) for i in range(processes)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        parts = pool.starmap(_load_in_process, [(url, payloads, c, seconds) for c in shares])
+    return Latencies(
+        [ms for p in parts for ms in p.ms],
+        sum(p.errors for p in parts),
+        max(p.wall_s for p in parts),
+    ).result()
 
 
 def run_paired(
@@ -217,33 +265,47 @@ def free_port() -> int:
 class Server:
     """A server process started from a command line, ready when `ready_path` answers 200."""
 
-    def __init__(self, command: list[str], env: dict[str, str], port: int, ready_path: str) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        port: int,
+        ready_path: str,
+        ready_timeout_s: float = 180,
+    ) -> None:
         self.port, self.ready_path = port, ready_path
         self.started = time.perf_counter()
+        # The server's output, quoted if it fails to start; closed by stop().
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115
         self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=self.log
         )
-        self.ready_s = self._wait_ready()
+        try:
+            self.ready_s = self._wait_ready(ready_timeout_s)
+        except RuntimeError:
+            self.stop()
+            raise
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _wait_ready(self, timeout_s: float = 180) -> float:
+    def _wait_ready(self, timeout_s: float) -> float:
         while time.perf_counter() - self.started < timeout_s:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}")
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.tail()}")
             try:
                 if httpx.get(self.base + self.ready_path, timeout=1).status_code == 200:
                     return time.perf_counter() - self.started
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("server not ready in time")
+        raise RuntimeError(f"server not ready within {timeout_s:g} s: {self.tail()}")
+
+    def tail(self, lines: int = 5) -> str:
+        """The last lines the server printed."""
+        self.log.seek(0)
+        return " | ".join(self.log.read().decode(errors="replace").splitlines()[-lines:])
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server and every process it started."""
@@ -255,10 +317,15 @@ class Server:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=60)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
 
 
-def regionserve(env: dict[str, str]) -> Server:
+def regionserve(env: dict[str, str], ready_timeout_s: float = 180) -> Server:
     port = free_port()
     command = [sys.executable, "-m", "service", "--port", str(port)]
-    return Server(command, env, port, "/readyz")
+    return Server(command, env, port, "/readyz", ready_timeout_s)
