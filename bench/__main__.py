@@ -9,6 +9,7 @@ from bench import (
     roi_pooling,
     service_latency,
     superpixel_pooling,
+    v2_protocol,
     whole_model,
 )
 
@@ -19,6 +20,7 @@ BENCHMARKS = {
     "service": service_latency,
     "compare": compare,
     "gpu": gpu,
+    "v2": v2_protocol,
     "export": export_zoo,
 }
 
