@@ -12,13 +12,13 @@ from service import boxes as box_tools
 from service import superpixels
 from service.batching import MicroBatcher, RunBatch
 from service.errors import InvalidValue
-from service.imaging import decode_image
+from service.imaging import decode_picture
 from service.model_info import ModelInfo
 from service.predictor import PreparedImage, Scores
 from service.proposals import selective_search
 from service.regions import ProposalFilter, box_regions, proposal_regions, superpixel_regions
 from service.settings import Settings
-from service.working_image import working_image
+from service.working_image import Picture, working_picture
 
 MODES = ("boxes", "proposals", "superpixels")
 
@@ -107,11 +107,15 @@ class Pipeline:
     def decode_and_prepare(self, request: RegionRequest, mode: str) -> Decoded:
         """Pixels and model input of one request (CPU-bound: call it from a thread)."""
         start = time.perf_counter()
-        pixels = decode_image(request.image, self.settings.max_image_pixels)
+        s = self.settings
+        picture = decode_picture(
+            request.image, s.max_image_pixels, self.info.max_image_side, s.max_decode_mib * 2**20
+        )
         decoded = time.perf_counter()
-        prepared = prepare(self.info, self.settings, pixels, mode, request.boxes)
-        height, width = pixels.shape[:2]
-        return Decoded(width, height, prepared, decoded - start, time.perf_counter() - decoded)
+        prepared = prepare_picture(self.info, s, picture, mode, request.boxes)
+        return Decoded(
+            picture.width, picture.height, prepared, decoded - start, time.perf_counter() - decoded
+        )
 
     def decode_prepare_and_run(
         self, request: RegionRequest, mode: str, run: RunBatch
@@ -124,8 +128,15 @@ def prepare(
     info: ModelInfo, settings: Settings, pixels: np.ndarray, mode: str, raw_boxes: Any
 ) -> Prepared:
     """Working image and the model's rois or superpixels for one request (CPU-bound)."""
-    height, width = pixels.shape[:2]
-    work, scale = working_image(pixels, info.max_image_side)
+    picture = working_picture(pixels, info.max_image_side)
+    return prepare_picture(info, settings, picture, mode, raw_boxes)
+
+
+def prepare_picture(
+    info: ModelInfo, settings: Settings, picture: Picture, mode: str, raw_boxes: Any
+) -> Prepared:
+    """The model's rois or superpixels for one decoded image (CPU-bound)."""
+    width, height, work, scale = picture.width, picture.height, picture.pixels, picture.scale
     no_masks: list[tuple[list[float], dict]] = []
     empty = np.zeros(0, int)
     if mode == "boxes":
@@ -143,20 +154,13 @@ def prepare(
         work, area, info.superpixel_compactness, settings.max_superpixels
     )
     grid = superpixels.feature_grid(ids, info.stride)
-    full_ids = ids if scale == 1.0 else _resize_ids(ids, width, height)
     item = PreparedImage(work, np.zeros((0, 4), np.float32), grid)
-    return Prepared(item, np.zeros((0, 4)), superpixels.regions(full_ids), np.unique(grid))
+    masks = superpixels.regions(ids, width, height)  # at the image's size, never materialised
+    return Prepared(item, np.zeros((0, 4)), masks, np.unique(grid))
 
 
 def proposal_filter(settings: Settings) -> ProposalFilter:
     return ProposalFilter(settings.score_threshold, settings.nms_iou)
-
-
-def _resize_ids(ids: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Nearest-neighbour ids at the original image size, for masks in its pixels."""
-    rows = np.minimum((np.arange(height) + 0.5) * ids.shape[0] / height, ids.shape[0] - 1)
-    cols = np.minimum((np.arange(width) + 0.5) * ids.shape[1] / width, ids.shape[1] - 1)
-    return ids[rows.astype(int)[:, None], cols.astype(int)[None, :]]
 
 
 def _ms(seconds: float) -> float:
