@@ -1,6 +1,7 @@
 """`python -m model_export train`: train on a COCO dataset, evaluate, write the model card."""
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from model_export.dataset.build import build_dataset
 from model_export.dataset.coco import load_coco
 from model_export.model import ModelSpec, build_region_classifier
 from model_export.training.augment import Augmentation
+from model_export.training.chance import chance_warning
 from model_export.training.evaluate import evaluate
 from model_export.training.loop import train
 from model_export.training.record import TrainingRecord, model_card
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> None:
     augmentation = Augmentation() if args.augment else None
     train(model, samples, args.epochs, args.batch_size, args.seed, augmentation)
     test_images = test_set.images[: args.limit] if args.limit else test_set.images
-    metrics = evaluate(model, test_images, args.superpixel_eval_images)
+    foreground = len(train_set.categories)
+    metrics = evaluate(model, test_images, args.superpixel_eval_images, foreground)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     record = TrainingRecord(
@@ -81,12 +84,31 @@ def run(args: argparse.Namespace) -> None:
         seed=args.seed,
         seconds=time.monotonic() - start,
         metrics=metrics,
-        command="python -m model_export " + " ".join(sys.argv[2:] or ["train"]),
+        command=reproduce_command(args),
     )
     record.save(args.out)
     args.card.write_text(model_card(record))
     print(
-        f"held-out box accuracy {metrics.box_accuracy:.4f}, superpixel accuracy "
-        f"{metrics.superpixel_accuracy:.4f}; wrote {args.out} and {args.card}",
+        f"held-out box accuracy {metrics.box_accuracy:.4f} (chance {metrics.box_chance:.4f}), "
+        f"superpixel accuracy {metrics.superpixel_accuracy:.4f}; wrote {args.out} and {args.card}",
         file=sys.stderr,
     )
+    warning = chance_warning(metrics.box_accuracy, metrics.box_chance)
+    if warning:
+        print(warning, file=sys.stderr)
+
+
+def reproduce_command(args: argparse.Namespace) -> str:
+    """The `train` command line with every option spelled out, ready to paste."""
+    words = ["python", "-m", "model_export", "train"]
+    for name, value in vars(args).items():
+        flag = "--" + name.replace("_", "-")
+        if name == "command" or value is None:
+            continue
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, list | tuple):
+            words += [flag, *(str(v) for v in value)]
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)

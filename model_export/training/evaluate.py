@@ -9,6 +9,7 @@ from model_export.dataset.coco import CocoImage
 from model_export.model import PAD_VALUE, STRIDE, superpixel_grid
 from model_export.progress import Progress
 from model_export.training.boxes import boxes_to_rois
+from model_export.training.chance import chance_accuracy
 from model_export.training.samples import load_rgb, object_masks
 from model_export.training.superpixels import majority_labels, superpixels
 
@@ -20,6 +21,7 @@ class Metrics:
     superpixel_accuracy: float  # all superpixels, background included
     superpixel_object_accuracy: float  # superpixels labelled with an object class
     superpixel_count: int
+    box_chance: float = 0.0  # chance_accuracy of the held-out boxes (0 in older records)
 
 
 def pad_to_stride(image: np.ndarray) -> np.ndarray:
@@ -41,8 +43,11 @@ def predict_image(
     return np.asarray(out["roi_scores"]), np.asarray(out["superpixel_scores"])[0]
 
 
-def evaluate(model: keras.Model, images: list[CocoImage], superpixel_images: int) -> Metrics:
+def evaluate(
+    model: keras.Model, images: list[CocoImage], superpixel_images: int, foreground_classes: int
+) -> Metrics:
     box_hits = box_total = sp_hits = sp_total = obj_hits = obj_total = 0
+    box_classes: list[int] = []
     progress = Progress("evaluate", len(images))
     for n, item in enumerate(images):
         pixels = load_rgb(item)
@@ -53,6 +58,7 @@ def evaluate(model: keras.Model, images: list[CocoImage], superpixel_images: int
         box_scores, sp_scores = predict_image(model, pixels, boxes, ids)
         box_hits += int(np.sum(box_scores.argmax(axis=1) == classes))
         box_total += len(classes)
+        box_classes += classes.tolist()
         if with_superpixels:
             labels = majority_labels(ids, object_masks(item), classes)
             seen = np.isin(np.arange(len(labels)), superpixel_grid(ids))
@@ -69,4 +75,5 @@ def evaluate(model: keras.Model, images: list[CocoImage], superpixel_images: int
         sp_hits / max(sp_total, 1),
         obj_hits / max(obj_total, 1),
         sp_total,
+        chance_accuracy(box_classes, foreground_classes),
     )

@@ -6,7 +6,13 @@ import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from model_export.training.chance import chance_warning
 from model_export.training.evaluate import Metrics
+
+DIGITS_DATA = """Scenes are 128 to 1024 px, with
+digits 16 to 96 px tall composed from the UCI handwritten digits in scikit-learn, over flat,
+gradient, noisy, cluttered and photographic backgrounds. The split is by digit sample: no test
+digit appears in a training scene."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ def record_path(keras_path: Path) -> Path:
 
 def model_card(record: TrainingRecord) -> str:
     m = record.metrics
+    warning = chance_warning(m.box_accuracy, m.box_chance)
+    digits = record.classes[1:] == [str(d) for d in range(10)]
     return f"""# Model card: {record.name} {record.version}
 
 A Fast R-CNN-style region classifier: a small convolutional backbone (stride 4, first layer a
@@ -47,20 +55,20 @@ sharing one softmax classifier over {len(record.classes)} classes: {", ".join(re
 Class 0 is the background.
 
 ## Data
-{record.dataset}: {record.train_images} training scenes ({record.train_crops} crops of 128x128 px
-around their digits), {record.test_images} held-out test scenes. Scenes are 128 to 1024 px, with
-digits 16 to 96 px tall composed from the UCI handwritten digits in scikit-learn, over flat,
-gradient, noisy, cluttered and photographic backgrounds. The split is by digit sample: no test
-digit appears in a training scene.
+{record.dataset}: {record.train_images} training images ({record.train_crops} crops of 128x128 px
+around their objects), {record.test_images} held-out test images. {DIGITS_DATA if digits else ""}
 
-## Held-out metrics (test scenes at native resolution)
+## Held-out metrics (test images at native resolution)
+{f"**{warning}**" if warning else ""}
+
 | metric | value |
 | --- | --- |
 | accuracy on ground-truth boxes ({m.box_count}; background is wrong) | {m.box_accuracy:.4f} |
+| chance on those boxes (uniform guess or majority class) | {m.box_chance:.4f} |
 | superpixel accuracy, all ({m.superpixel_count} superpixels) | {m.superpixel_accuracy:.4f} |
-| superpixel accuracy, superpixels on digits | {m.superpixel_object_accuracy:.4f} |
+| superpixel accuracy, superpixels on objects | {m.superpixel_object_accuracy:.4f} |
 
-Superpixels are SLIC (scikit-image), labelled by the digit mask covering most of their pixels.
+Superpixels are SLIC (scikit-image), labelled by the object mask covering most of their pixels.
 
 ## Training
 {record.epochs} epochs of Adam with cosine decay, seed {record.seed}, {record.seconds:.0f} s on

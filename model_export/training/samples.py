@@ -42,7 +42,8 @@ def load_rgb(image: CocoImage) -> np.ndarray:
 
 
 def object_masks(image: CocoImage) -> np.ndarray:
-    """(N, H, W) bool: decoded segmentations, or filled boxes where there are none."""
+    """(N, H, W) bool: decoded segmentations (polygons and RLE, see load_coco); only an
+    object whose annotation has no segmentation at all covers its box."""
     masks = np.zeros((len(image.objects), image.height, image.width), bool)
     for mask, obj in zip(masks, image.objects, strict=True):
         if obj.segmentation is not None:
