@@ -7,6 +7,7 @@ client). Each is set against the loop that does the same work in process, measur
 same round, at concurrency 1 and 8 and in interleaved pairs; then the protocol's codec alone.
 """
 
+import os
 from dataclasses import dataclass
 from statistics import median
 
@@ -92,7 +93,9 @@ def measure_round(entries: list[Contender]) -> Round:
 
 def main() -> None:
     entries, feed_loop = contenders()
+    load_before = os.getloadavg()[0]
     rounds = [measure_round(entries) for _ in range(ROUNDS)]
+    machine_load = f"{load_before:.1f} before the rounds, {os.getloadavg()[0]:.1f} after"
     loads = table(
         ["contender", "concurrency", "p50 ms", "p99 ms", "req/s", "p50 - loop p50, ms",
          "throughput vs loop", "server CPU ms / request", "errors"],
@@ -111,7 +114,8 @@ def main() -> None:
         "and regions for the first two contenders; predictor.run_feed on the feed the "
         "service builds (decoded and prepared beforehand) for V2 infer on the model, whose "
         f"body is that feed's tensors ({_kb(entries[2])}). The load generator is the service "
-        "table's."
+        f"table's. The machine's 1-minute load average: {machine_load} (2 cores: other work "
+        "on the machine widens the rounds' ranges)."
     )
     paired_note = (
         "Concurrency 1 again as interleaved pairs (one loop iteration, then the same request "
