@@ -18,7 +18,10 @@ def parse_boxes(raw: Any, width: int, height: int, max_boxes: int) -> np.ndarray
         raise InvalidValue("boxes is empty; omit it to let the service propose regions")
     if len(raw) > max_boxes:
         raise PayloadTooLarge(f"{len(raw)} boxes; the limit is {max_boxes}")
-    boxes = np.asarray(raw, np.float64)
+    try:
+        boxes = np.asarray(raw, np.float64)
+    except OverflowError:  # an integer beyond float64, such as 10**400
+        raise InvalidValue("a box coordinate is too large for a number of pixels") from None
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
             raise InvalidValue(f"box {i} has a non-finite coordinate")

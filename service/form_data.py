@@ -12,6 +12,11 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 
 from service.errors import BadRequest
 
+# Parts and header lines per part a request may have: a few fields, an image, a few model
+# inputs. Past them parsing stops at once (100,000 tiny fields took seconds to parse).
+MAX_PARTS = 32
+MAX_PART_HEADERS = 8
+
 
 @dataclass(frozen=True)
 class FormPart:
@@ -28,9 +33,12 @@ class _Collector:
         self._value: list[bytes] = []
         self._disposition = b""
         self._data: list[bytes] = []
+        self._headers = 0
 
     def on_part_begin(self) -> None:
-        self._disposition, self._data = b"", []
+        if len(self.parts) >= MAX_PARTS:
+            raise BadRequest(f"the multipart body has more than {MAX_PARTS} parts")
+        self._disposition, self._data, self._headers = b"", [], 0
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._header.append(data[start:end])
@@ -39,6 +47,9 @@ class _Collector:
         self._value.append(data[start:end])
 
     def on_header_end(self) -> None:
+        self._headers += 1
+        if self._headers > MAX_PART_HEADERS:
+            raise BadRequest(f"a multipart part has more than {MAX_PART_HEADERS} header lines")
         if b"".join(self._header).lower() == b"content-disposition":
             self._disposition = b"".join(self._value)
         self._header, self._value = [], []
@@ -51,14 +62,17 @@ class _Collector:
         if b"name" not in options:
             raise BadRequest("a multipart part has no name in its Content-Disposition")
         filename = options.get(b"filename")
-        self.parts[options[b"name"].decode("utf-8", "replace")] = FormPart(
+        name = options[b"name"].decode("utf-8", "replace")
+        if name in self.parts:
+            raise BadRequest(f"multipart field {name[:64]!r} is sent more than once")
+        self.parts[name] = FormPart(
             b"".join(self._data),  # one piece: the part itself, not a copy
             None if filename is None else filename.decode("utf-8", "replace"),
         )
 
 
 def parse_form(body: bytes, content_type: str) -> dict[str, FormPart]:
-    """The parts of a multipart/form-data body by name (the last one of a repeated name)."""
+    """The parts of a multipart/form-data body by name, each name once."""
     boundary = parse_options_header(content_type)[1].get(b"boundary")
     if not boundary:
         raise BadRequest("multipart/form-data without a boundary in its Content-Type")

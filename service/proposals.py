@@ -10,7 +10,8 @@ def selective_search(pixels: np.ndarray, side: int, max_count: int, min_side: in
     """Up to max_count candidate boxes [x1, y1, x2, y2] in the pixels' coordinates."""
     height, width = pixels.shape[:2]
     scale = min(1.0, side / max(height, width))
-    small = cv2.resize(pixels, None, fx=scale, fy=scale) if scale < 1 else pixels
+    size = (max(round(width * scale), 1), max(round(height * scale), 1))  # 1 px at least
+    small = cv2.resize(pixels, size) if scale < 1 else pixels
     search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     search.setBaseImage(np.ascontiguousarray(small[:, :, ::-1]))  # OpenCV wants BGR
     search.switchToSelectiveSearchFast()

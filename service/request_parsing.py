@@ -1,4 +1,8 @@
-"""HTTP bodies -> RegionRequest: multipart/form-data or JSON, within the byte limits."""
+"""HTTP bodies -> RegionRequest: multipart/form-data or JSON, within the byte limits.
+
+Bodies past `INLINE_PARSE_BYTES` are parsed in a worker thread: a megabyte of JSON numbers
+takes ~80 ms to parse, which would stall every other request and probe on the event loop.
+"""
 
 import base64
 import binascii
@@ -6,12 +10,15 @@ import json
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
-from service.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from service.errors import BadRequest, InvalidValue, PayloadTooLarge, UnsupportedMediaType
 from service.form_data import FormPart, parse_form
 from service.pipeline import RegionRequest
 
 DEFAULT_TOP_K = 3
+INLINE_PARSE_BYTES = 256 * 2**10
+MAX_ECHOED_CHARS = 32  # a client value longer than this is named by its type, not echoed
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -37,16 +44,29 @@ async def parse_request(request: Request, limit: int) -> RegionRequest:
             "application/json"
         )
     body = await read_body(request, limit)
-    if content_type == "application/json":
+    if len(body) > INLINE_PARSE_BYTES:
+        return await run_in_threadpool(parse_body, body, header)
+    return parse_body(body, header)
+
+
+def parse_body(body: bytes, content_type: str) -> RegionRequest:
+    if content_type.split(";")[0].strip().lower() == "application/json":
         return _from_json(body)
-    return _from_form(parse_form(body, header))
+    return _from_form(parse_form(body, content_type))
+
+
+def _loads(text: str | bytes, what: str) -> Any:
+    """JSON, with every way it can fail a 400 naming `what`."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise BadRequest(f"{what} is JSON nested too deep") from None
+    except (ValueError, UnicodeDecodeError) as error:  # ValueError: an int past 4300 digits
+        raise BadRequest(f"{what} is not valid JSON: {error}") from error
 
 
 def _from_json(body: bytes) -> RegionRequest:
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadRequest(f"body is not valid JSON: {error}") from error
+    data = _loads(body, "body")
     if not isinstance(data, dict) or not isinstance(data.get("image"), str):
         raise BadRequest("JSON body must be an object with a base64 string 'image'")
     unknown = set(data) - {"image", "boxes", "top_k", "mode"}
@@ -58,11 +78,23 @@ def _from_json(body: bytes) -> RegionRequest:
         raise BadRequest(f"image is not valid base64: {error}") from error
     top_k = data.get("top_k", DEFAULT_TOP_K)
     if not isinstance(top_k, int) or isinstance(top_k, bool):
-        raise BadRequest(f"top_k must be an integer, got {top_k!r}")
+        raise BadRequest(f"top_k must be an integer, got {_kind(top_k)}")
     mode = data.get("mode")
     if mode is not None and not isinstance(mode, str):
-        raise BadRequest(f"mode must be a string, got {mode!r}")
-    return RegionRequest(image, data.get("boxes"), top_k, mode)
+        raise BadRequest(f"mode must be a string, got {_kind(mode)}")
+    return RegionRequest(image, data.get("boxes"), top_k, _checked_mode(mode))
+
+
+def _kind(value: Any) -> str:
+    """A client's value for an error message: short ones as they are, others by type."""
+    shown = repr(value) if isinstance(value, int | float | str | None) else ""
+    return shown if 0 < len(shown) <= MAX_ECHOED_CHARS else f"a {type(value).__name__}"
+
+
+def _checked_mode(mode: str | None) -> str | None:
+    if mode is not None and len(mode) > MAX_ECHOED_CHARS:
+        raise InvalidValue(f"mode must be a mode name, got {len(mode)} characters")
+    return mode
 
 
 def _from_form(form: dict[str, FormPart]) -> RegionRequest:
@@ -73,7 +105,7 @@ def _from_form(form: dict[str, FormPart]) -> RegionRequest:
         image.value,
         _json_field(_text(form, "boxes")),
         _int_field(_text(form, "top_k")),
-        _text(form, "mode"),
+        _checked_mode(_text(form, "mode")),
     )
 
 
@@ -90,12 +122,7 @@ def _text(form: dict[str, FormPart], name: str) -> str | None:
 
 
 def _json_field(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadRequest(f"boxes is not valid JSON: {error}") from error
+    return None if text is None else _loads(text, "boxes")
 
 
 def _int_field(text: str | None) -> int:
@@ -104,4 +131,4 @@ def _int_field(text: str | None) -> int:
     try:
         return int(text)
     except ValueError:
-        raise BadRequest(f"top_k must be an integer, got {text!r}") from None
+        raise BadRequest(f"top_k must be an integer, got {_kind(text)}") from None

@@ -14,6 +14,7 @@ from PIL import Image
 from tests.service.conftest import png_bytes
 
 GOOD = png_bytes(np.full((64, 64, 3), 200, np.uint8))
+DEEP = "[" * 100_000 + "]" * 100_000
 
 
 def assert_problem(response: httpx.Response, status: int, fragment: str) -> None:
@@ -67,6 +68,11 @@ CASES = [
     ("unknown mode", dict(mode="everything"), 422, "mode must be one of"),
     ("boxes mode without boxes", dict(mode="boxes"), 422, "needs boxes"),
     ("boxes with superpixels", dict(mode="superpixels", boxes="[[0,0,5,5]]"), 422, "only used"),
+    ("boxes nested 100000 deep", dict(boxes=DEEP), 400, "boxes is JSON nested too deep"),
+    ("box of 10**400", dict(boxes=f"[[0, 0, 1{'0' * 400}, 5]]"), 422, "coordinate is too large"),
+    ("box of 5000 digits", dict(boxes=f"[[0, 0, 1{'0' * 5000}, 5]]"), 400, "limit (4300 digits)"),
+    ("top_k of 5000 digits", dict(top_k="1" * 5000), 400, "top_k must be an integer, got a str"),
+    ("mode of 100 characters", dict(mode="m" * 100), 422, "got 100 characters"),
 ]
 
 
@@ -90,10 +96,12 @@ def test_wrong_content_type(client: TestClient) -> None:
         ({"picture": ("x", GOOD)}, "field 'image' is missing"),
         ({"image": ("x", GOOD), "boxes": ("boxes.json", b"[[0, 0, 5, 5]]")}, "must be text"),
         ({"image": ("x", GOOD), "mode": (None, b"\xff\xfe")}, "not UTF-8"),
+        ([("image", ("a", GOOD)), ("image", ("b", GOOD))], "'image' is sent more than once"),
+        ([(f"f{i}", (None, b"x")) for i in range(40_000)], "more than 32 parts"),
     ],
-    ids=["no image", "boxes as a file", "mode not utf-8"],
+    ids=["no image", "boxes as a file", "mode not utf-8", "two images", "40000 fields"],
 )
-def test_bad_multipart_fields(client: TestClient, files: dict, fragment: str) -> None:
+def test_bad_multipart_fields(client: TestClient, files: dict | list, fragment: str) -> None:
     assert_problem(client.post("/classify-regions", files=files), 400, fragment)
 
 
@@ -124,6 +132,9 @@ def test_unsupported_image_format(client: TestClient) -> None:
         (b'{"image": 5}', "base64 string"),
         (b'{"image": "!!!"}', "not valid base64"),
         (b'{"image": "", "extra": 1}', "unknown fields"),
+        (b'{"image": ' + DEEP.encode() + b"}", "body is JSON nested too deep"),
+        (b'{"image": "", "top_k": 1' + b"0" * 5000 + b"}", "limit (4300 digits)"),
+        (b'{"image": "", "top_k": [1, 2]}', "top_k must be an integer, got a list"),
     ],
 )
 def test_bad_json_body(client: TestClient, body: bytes, fragment: str) -> None:
@@ -135,4 +146,7 @@ def test_bad_json_body(client: TestClient, body: bytes, fragment: str) -> None:
 
 def test_framework_errors_are_problems_too(client: TestClient) -> None:
     assert_problem(client.get("/no-such-route"), 404, "Not Found")
-    assert_problem(client.get("/classify-regions"), 405, "Method Not Allowed")
+    not_allowed = client.get("/classify-regions")
+    assert_problem(not_allowed, 405, "Method Not Allowed")
+    assert not_allowed.headers["allow"] == "POST"
+    assert client.post("/healthz").headers["allow"] == "GET"
