@@ -12,7 +12,7 @@ from bench.timing import measure_contenders
 SIDES = (32, 128, 512)
 CHANNELS = 64
 CELL = 16  # superpixels are 16 x 16 blocks, so S grows with the pixel count
-CONTENDERS = ("python loop per pixel", "keras layer (tf.function)", "onnx ScatterElements")
+CONTENDERS = ("python loop per pixel", "keras layer (tf.function)", "onnx flat ScatterElements")
 
 
 def inputs(side: int) -> tuple[np.ndarray, np.ndarray]:

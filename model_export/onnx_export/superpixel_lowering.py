@@ -1,7 +1,10 @@
-"""Superpixel pooling lowered to ScatterND with a reduction (CUDA has kernels for it).
+"""Superpixel pooling lowered to ScatterElements with a reduction (CUDA has kernels for it).
 
-ScatterND adds (or maxes) whole C-channel rows per pixel: no Unique, no one-hot, no index
-tensor as large as the features; memory is (B * S + 1) * C plus the input.
+Every feature value of a kept pixel is added (or maxed) into its cell of a flat (B * S * C)
+table: no Unique, no one-hot, linear in pixels. ScatterND would move whole C-channel rows and
+run ~20x faster on CPU, but onnxruntime's CPU kernel splits repeated indices across threads
+and loses updates; ScatterElements runs element by element, and on a flat table (one index
+per value, no inner dimensions to walk) about twice as fast as on the (B * S, C) one.
 """
 
 import numpy as np
@@ -29,27 +32,34 @@ def superpixel_pool(g: Graph, nhwc: str, superpixels: str, mode: str) -> str:
     kept = g.op("GreaterOrEqual", flat_ids, zero)
     segment = g.op("Compress", segment, kept, axis=0)
     values = g.op("Compress", values, kept, axis=0)
-
-    segments = g.unsqueeze(g.op("Mul", batch, count), 0)
-    ones = g.op("ConstantOfShape", g.op("Shape", segment), value=_scalar(1.0))
-    empty = g.op("ConstantOfShape", segments, value=_scalar(0.0))
-    members = g.op("ScatterElements", empty, segment, ones, axis=0, reduction="add")
-    members = g.unsqueeze(members, 1)
-    table_shape = g.op("Concat", segments, g.unsqueeze(channels, 0), axis=0)
-    indices = g.op("Expand", g.unsqueeze(segment, 1), g.op("Shape", values))
-    if mode == "average":
-        zeros = g.op("ConstantOfShape", table_shape, value=_scalar(0.0))
-        total = g.op("ScatterElements", zeros, indices, values, axis=0, reduction="add")
-        pooled = g.op("Div", total, g.op("Max", members, g.const(np.float32(1.0))))
-    else:
-        lowest = g.op("ConstantOfShape", table_shape, value=_scalar(LOWEST_FLOAT32))
-        pooled = g.op("ScatterElements", lowest, indices, values, axis=0, reduction="max")
-        filled = g.op("Greater", members, g.const(np.float32(0.0)))
-        pooled = g.op("Where", filled, pooled, g.const(np.float32(0.0)))
+    pooled = _pool_segments(g, segment, values, g.op("Mul", batch, count), channels, mode)
     out_shape = g.op(
         "Concat", g.unsqueeze(batch, 0), g.unsqueeze(count, 0), g.unsqueeze(channels, 0), axis=0
     )
     return g.op("Reshape", pooled, out_shape, allowzero=1)  # S may be 0
+
+
+def _pool_segments(
+    g: Graph, segment: str, values: str, segments: str, channels: str, mode: str
+) -> str:
+    """(P,) segment ids and (P, C) values -> (segments, C) means or maxima, 0 where empty."""
+    segments = g.unsqueeze(segments, 0)
+    ones = g.op("ConstantOfShape", g.op("Shape", segment), value=_scalar(1.0))
+    empty = g.op("ConstantOfShape", segments, value=_scalar(0.0))
+    members = g.unsqueeze(g.op("ScatterElements", empty, segment, ones, axis=0, reduction="add"), 1)
+    channel = g.op("Range", g.const(np.int64(0)), channels, g.const(np.int64(1)))
+    cell = g.op("Add", g.op("Mul", g.unsqueeze(segment, 1), channels), channel)  # (P, C)
+    cell, flat_values = g.op("Reshape", cell, g.i64(-1)), g.op("Reshape", values, g.i64(-1))
+    cells = g.op("Mul", segments, g.unsqueeze(channels, 0))
+    start = _scalar(0.0 if mode == "average" else LOWEST_FLOAT32)
+    reduction = "add" if mode == "average" else "max"
+    table = g.op("ConstantOfShape", cells, value=start)
+    table = g.op("ScatterElements", table, cell, flat_values, axis=0, reduction=reduction)
+    table = g.op("Reshape", table, g.op("Concat", segments, g.unsqueeze(channels, 0), axis=0))
+    if mode == "average":
+        return g.op("Div", table, g.op("Max", members, g.const(np.float32(1.0))))
+    filled = g.op("Greater", members, g.const(np.float32(0.0)))
+    return g.op("Where", filled, table, g.const(np.float32(0.0)))
 
 
 def _scalar(value: float) -> onnx.TensorProto:

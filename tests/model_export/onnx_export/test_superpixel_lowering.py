@@ -45,3 +45,24 @@ def test_large_map_is_exact_and_deterministic_with_default_threads(mode: str) ->
     expected = reference.superpixel_pool(x, ids, mode)
     for out in runs:
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["average", "max"])
+def test_a_single_superpixel_per_image_in_a_batch(mode: str) -> None:
+    x = (RNG.normal(size=(2, 6, 5, 3)) - 5).astype(np.float32)
+    ids = np.where(RNG.random((2, 6, 5)) < 0.3, -1, 0)  # S = 1, some pixels ignored
+    out = run(mode, x, ids)
+    assert out.shape == (2, 1, 3)
+    np.testing.assert_allclose(out, reference.superpixel_pool(x, ids, mode), rtol=1e-6)
+    if mode == "max":  # a max is a choice, never a rounding
+        np.testing.assert_array_equal(out[:, 0], [x[b][ids[b] == 0].max(0) for b in range(2)])
+
+
+def test_max_is_exact_on_a_batch_with_empty_and_ignored_ids() -> None:
+    x = RNG.normal(size=(3, 10, 9, 6)).astype(np.float32)
+    ids = RNG.integers(-2, 15, size=(3, 10, 9))
+    ids[0] = np.where(ids[0] == 7, -1, ids[0])  # id 7 empty in image 0
+    ids[2] = -1  # image 2 ignored entirely: all zeros
+    out = run("max", x, ids)
+    np.testing.assert_array_equal(out, reference.superpixel_pool(x, ids, "max"))
+    assert not out[2].any() and not out[0, 7].any()
