@@ -9,6 +9,7 @@ import functools
 import json
 import subprocess
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import onnxruntime as ort
 from bench import gpu_service
 from bench.report import table, write_section
 from bench.timing import time_calls
-from service.sessions import CPU, CUDA, decomposed_variant
+from service.sessions import CPU, CUDA, decomposed_variant, with_options
 
 MODEL = Path("models/region_classifier.onnx")
 BATCHES = (1, 8, 32)
@@ -52,7 +53,7 @@ def placement(path: Path) -> tuple[Counter[str], Counter[str]]:
     options = ort.SessionOptions()
     options.enable_profiling = True
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "profile")
-    session = ort.InferenceSession(str(path), options, providers=[CUDA, CPU])
+    session = ort.InferenceSession(str(path), options, providers=with_options([CUDA, CPU]))
     for mode in ("boxes", "superpixels"):
         session.run(None, feed(mode, 1))
     events = json.loads(Path(session.end_profiling()).read_text())
@@ -77,10 +78,17 @@ def count_ops_off(events: list[dict], provider: str) -> Counter[str]:
     return Counter(args.get("op_name", "?") for args in nodes if args["provider"] != provider)
 
 
-def model_tables(repeats: int) -> str:
+def repeats(session: ort.InferenceSession, inputs: dict[str, np.ndarray]) -> int:
+    """As many runs as fit in about a second, from 3 to 30: the run must fit its lease."""
+    start = time.perf_counter()
+    session.run(None, inputs)
+    return max(3, min(30, int(1.0 / (time.perf_counter() - start))))
+
+
+def model_tables() -> str:
     rows, placed = [], []
     for lowering, path in (("MaxRoiPool", MODEL), ("decomposed", decomposed_variant(MODEL))):
-        gpu = ort.InferenceSession(str(path), providers=[CUDA, CPU])
+        gpu = ort.InferenceSession(str(path), providers=with_options([CUDA, CPU]))
         cpu = ort.InferenceSession(str(path), providers=[CPU])
         counts, off = placement(path)
         ops = ", ".join(f"{op} x{n}" for op, n in sorted(off.items())) or "none"
@@ -92,7 +100,9 @@ def model_tables(repeats: int) -> str:
                     float(np.max(np.abs(a - b), initial=0))
                     for a, b in zip(gpu.run(None, inputs), cpu.run(None, inputs), strict=True)
                 )
-                median, p90 = time_calls(functools.partial(gpu.run, None, inputs), repeats)
+                median, p90 = time_calls(
+                    functools.partial(gpu.run, None, inputs), repeats(gpu, inputs)
+                )
                 verdict = f"{diff:.1e} {'ok' if diff <= TOLERANCE else 'OVER'}"
                 rows.append([lowering, mode, str(batch), f"{median:.2f}", f"{p90:.2f}", verdict])
     return (
@@ -118,7 +128,7 @@ def device() -> str:
     return f"GPU: {found.stdout.strip()}; onnxruntime {ort.__version__}"
 
 
-def main(repeats: int = 30) -> None:
+def main() -> None:
     if CUDA not in ort.get_available_providers():
         write_section(
             "gpu",
@@ -127,7 +137,7 @@ def main(repeats: int = 30) -> None:
             "`python -m bench gpu` measures it where onnxruntime-gpu and a GPU are present.\n",
         )
         return
-    body = f"{device()}\n\n### The model\n\n{model_tables(repeats)}\n\n"
+    body = f"{device()}\n\n### The model\n\n{model_tables()}\n\n"
     write_section("gpu", "CUDA provider", body + "(the service tables follow)\n")
     body += f"### The service\n\n{gpu_service.service_tables()}\n"
     write_section("gpu", "CUDA provider", body)

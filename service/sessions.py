@@ -10,6 +10,19 @@ from service.model_info import ModelLoadError
 
 log = logging.getLogger("regionserve")
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+CUDA_OPTIONS = {
+    # onnxruntime's default (EXHAUSTIVE) benchmarks every cuDNN algorithm for each new input
+    # shape, and a region model meets new shapes all the time: every batch size, image size
+    # and roi count. Measured on an H100 (bench/RESULTS.md): concurrency 8 ran slower than 1.
+    "cudnn_conv_algo_search": "HEURISTIC",
+    # TF32 matrix units round inputs to 10 bits: scores differed from the CPU's by 2e-4.
+    "use_tf32": "0",
+}
+
+
+def with_options(providers: list[str]) -> list[str | tuple[str, dict[str, str]]]:
+    """The providers as onnxruntime takes them, CUDA with RegionServe's options."""
+    return [(p, CUDA_OPTIONS) if p == CUDA else p for p in providers]
 
 
 def decomposed_variant(path: Path) -> Path:
@@ -45,7 +58,7 @@ def open_session(plan: SessionPlan, threads: int, spinning: bool) -> ort.Inferen
     # milliseconds through the next request's HTTP and decoding on the same cores.
     options.add_session_config_entry("session.force_spinning_stop", "1")
     try:
-        return ort.InferenceSession(str(plan.path), options, providers=plan.providers)
+        return ort.InferenceSession(str(plan.path), options, providers=with_options(plan.providers))
     except Exception as error:  # onnxruntime raises several unrelated types
         raise ModelLoadError(f"{plan.path}: onnxruntime cannot load it: {error}") from error
 
