@@ -24,7 +24,7 @@ RUN python3 -m venv /opt/venv \
 FROM base AS runtime
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY models/region_classifier.onnx models/region_classifier.selftest.json ./models/
+COPY models/region_classifier.onnx models/region_classifier.samples.npz ./models/
 RUN useradd --system --uid 10001 --no-create-home regionserve
 USER regionserve
 ENV PATH=/opt/venv/bin:$PATH \

@@ -1,7 +1,22 @@
-"""What the service reads from the ONNX file's metadata_props."""
+"""What the service reads from the model: the contract's metadata_props (/work/notes/contract.md
+in the repository's notes; README "What the ONNX file carries") and the session's signature.
+
+Nothing here assumes the shipped digit model: roles, names, heads, stride, classes and image
+format all come from the file.
+"""
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from service.model_inputs import ExtraInput, NodeArg, Sample, extra_inputs, numpy_dtype
+
+CONTRACT_VERSION = "1"
+ROIS_FORMATS = ("indexed", "batched")  # (R, 5) [batch_index, x1, y1, x2, y2] | (B, N, 4)
+IMAGE_DTYPES = ("uint8", "float32")
 
 
 class ModelLoadError(RuntimeError):
@@ -9,32 +24,153 @@ class ModelLoadError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Preprocessing:
+    """A float32 image is fed (pixels * scale - mean) / std, as the export declared."""
+
+    scale: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def apply(self, pixels: np.ndarray) -> np.ndarray:
+        # float64 arithmetic, then float32: the exporter's own recipe, so samples agree.
+        shifted = pixels * self.scale - np.asarray(self.mean)
+        return (shifted / np.asarray(self.std)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SuperpixelSettings:
+    area: int  # SLIC pixels per superpixel
+    compactness: float
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     version: str
     classes: list[str]
-    background_class: int
+    background_class: int  # -1: none
+    inputs: dict[str, str]  # role (image, rois, superpixels) -> ONNX input name
+    outputs: dict[str, str]  # head (rois, superpixels) -> ONNX output name
+    extra_inputs: tuple[ExtraInput, ...]
+    input_dtypes: dict[str, np.dtype]  # ONNX input name -> dtype of the signature
+    image_dtype: str
+    preprocessing: Preprocessing | None  # None for uint8 images
     stride: int
     pad_value: int
     max_image_side: int
-    superpixel_area: int
-    superpixel_compactness: float
+    rois_format: str | None  # None without a RoI head
+    superpixel: SuperpixelSettings | None  # None without a superpixel head
     roi_lowering: str
 
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The modes the heads allow: boxes and proposals need RoI pooling."""
+        rois = ("boxes", "proposals") if "rois" in self.inputs else ()
+        return rois + (("superpixels",) if "superpixels" in self.inputs else ())
+
     @classmethod
-    def from_metadata(cls, path: str, props: dict[str, str]) -> "ModelInfo":
+    def from_metadata(
+        cls,
+        path: str,
+        props: Mapping[str, str],
+        signature: Sequence[NodeArg] = (),
+        samples: Sequence[Sample] | None = None,
+    ) -> "ModelInfo":
+        """The model of `path` from its metadata_props, its session's inputs (`signature`:
+        dtypes and the extra inputs' shapes) and its recorded samples (how the spatial
+        sizes of extra inputs follow the image)."""
         try:
-            return cls(
-                name=props["name"],
-                version=props["version"],
-                classes=json.loads(props["classes"]),
-                background_class=int(props["background_class"]),
-                stride=int(props["stride"]),
-                pad_value=int(props["pad_value"]),
-                max_image_side=int(props["max_image_side"]),
-                superpixel_area=int(props["superpixel_area"]),
-                superpixel_compactness=float(props["superpixel_compactness"]),
-                roi_lowering=props.get("roi_lowering", "unknown"),
-            )
-        except (KeyError, ValueError) as error:
-            raise ModelLoadError(f"{path}: metadata_props lacks or garbles {error}") from error
+            return _read(props, signature, samples or ())
+        except KeyError as error:
+            raise ModelLoadError(f"{path}: metadata_props lacks {error}") from error
+        except (ValueError, TypeError) as error:
+            raise ModelLoadError(f"{path}: metadata_props: {error}") from error
+
+
+def _read(
+    props: Mapping[str, str], signature: Sequence[NodeArg], samples: Sequence[Sample]
+) -> ModelInfo:
+    if props.get("regionserve_contract") != CONTRACT_VERSION:
+        raise ValueError(
+            f"regionserve_contract is {props.get('regionserve_contract')!r}, not "
+            f"{CONTRACT_VERSION!r}: export the model with `python -m model_export export`"
+        )
+    classes = _json(props, "classes", list)
+    inputs, outputs = _json(props, "inputs", dict), _json(props, "outputs", dict)
+    _check_heads(inputs, outputs)
+    extras = extra_inputs(_json(props, "extra_inputs", list), signature, samples, inputs["image"])
+    _check_signature(signature, [*inputs.values(), *(e.name for e in extras)])
+    image_dtype = _choice(props, "image_dtype", IMAGE_DTYPES)
+    background = int(props["background_class"])
+    if not -1 <= background < len(classes):
+        raise ValueError(f"background_class {background} is not -1 or a class id")
+    return ModelInfo(
+        name=props["name"],
+        version=props["version"],
+        classes=[str(c) for c in classes],
+        background_class=background,
+        inputs=inputs,
+        outputs=outputs,
+        extra_inputs=extras,
+        input_dtypes={node.name: numpy_dtype(node.type) for node in signature},
+        image_dtype=image_dtype,
+        preprocessing=_preprocessing(props) if image_dtype == "float32" else None,
+        stride=_positive(props, "stride"),
+        pad_value=int(props["pad_value"]),
+        max_image_side=_positive(props, "max_image_side"),
+        rois_format=_choice(props, "rois_format", ROIS_FORMATS) if "rois" in inputs else None,
+        superpixel=_superpixel(props) if "superpixels" in inputs else None,
+        roi_lowering=props.get("roi_lowering", "none"),
+    )
+
+
+def _check_signature(signature: Sequence[NodeArg], fed: list[str]) -> None:
+    """The service feeds exactly the model's inputs (a file read without its session: any)."""
+    if signature and sorted(fed) != sorted(node.name for node in signature):
+        names = sorted(node.name for node in signature)
+        raise ValueError(f"roles and extra_inputs name {sorted(fed)}; the model takes {names}")
+
+
+def _json(props: Mapping[str, str], key: str, kind: type) -> Any:
+    value = json.loads(props[key])
+    if not isinstance(value, kind):
+        raise ValueError(f"{key} is not a JSON {kind.__name__}")
+    return value
+
+
+def _choice(props: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str:
+    if props[key] not in allowed:
+        raise ValueError(f"{key} is {props[key]!r}, not one of {list(allowed)}")
+    return props[key]
+
+
+def _positive(props: Mapping[str, str], key: str) -> int:
+    value = int(props[key])
+    if value < 1:
+        raise ValueError(f"{key} is {value}; it must be at least 1")
+    return value
+
+
+def _check_heads(inputs: dict[str, str], outputs: dict[str, str]) -> None:
+    if "image" not in inputs:
+        raise ValueError("inputs names no image input")
+    heads = [role for role in ("rois", "superpixels") if role in inputs]
+    if not heads:
+        raise ValueError("the model has neither a rois nor a superpixels input")
+    if sorted(outputs) != sorted(heads):
+        raise ValueError(f"outputs names heads {sorted(outputs)}, the inputs {heads}")
+
+
+def _preprocessing(props: Mapping[str, str]) -> Preprocessing:
+    prep = _json(props, "image_preprocessing", dict)
+    mean = tuple(float(v) for v in prep.get("mean", (0.0, 0.0, 0.0)))
+    std = tuple(float(v) for v in prep.get("std", (1.0, 1.0, 1.0)))
+    if len(mean) != 3 or len(std) != 3 or 0.0 in std:
+        raise ValueError("image_preprocessing needs 3 means and 3 non-zero stds")
+    return Preprocessing(float(prep.get("scale", 1.0)), mean, std)
+
+
+def _superpixel(props: Mapping[str, str]) -> SuperpixelSettings:
+    return SuperpixelSettings(
+        _positive(props, "superpixel_area"), float(props["superpixel_compactness"])
+    )

@@ -1,7 +1,7 @@
 """decode -> prepare (per mode) -> micro-batched inference -> regions. No HTTP in here."""
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -12,6 +12,7 @@ from service import boxes as box_tools
 from service import superpixels
 from service.batching import MicroBatcher, RunBatch
 from service.errors import InvalidValue
+from service.extra_inputs import decode_extra_inputs, fit_to_image
 from service.imaging import decode_picture
 from service.model_info import ModelInfo
 from service.predictor import PreparedImage, Scores
@@ -20,7 +21,7 @@ from service.regions import ProposalFilter, box_regions, proposal_regions, super
 from service.settings import Settings
 from service.working_image import Picture, working_picture
 
-MODES = ("boxes", "proposals", "superpixels")
+MODES = ("boxes", "proposals", "superpixels")  # the API's; a model offers those its heads allow
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class RegionRequest:
     boxes: Any | None  # JSON-decoded, validated once the image size is known
     top_k: int
     mode: str | None
+    extras: dict[str, Any] = field(default_factory=dict)  # raw .npy by input name
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,13 @@ class Prepared:
     seen: np.ndarray  # superpixels mode: ids that reach the model's grid
 
 
-def choose_mode(request: RegionRequest, top_k_limit: int) -> str:
-    mode = request.mode or ("boxes" if request.boxes is not None else "proposals")
-    if mode not in MODES:
-        raise InvalidValue(f"mode must be one of {list(MODES)}, got {mode!r}")
+def choose_mode(request: RegionRequest, top_k_limit: int, modes: tuple[str, ...]) -> str:
+    """The request's mode, among those the model's heads offer; by default boxes when
+    boxes are given, else proposals (superpixels for a model without a RoI head)."""
+    unboxed = "proposals" if "proposals" in modes else modes[-1]
+    mode = request.mode or ("boxes" if request.boxes is not None else unboxed)
+    if mode not in modes:
+        raise InvalidValue(f"mode must be one of this model's modes {list(modes)}, got {mode!r}")
     if mode == "boxes" and request.boxes is None:
         raise InvalidValue("mode 'boxes' needs boxes")
     if mode != "boxes" and request.boxes is not None:
@@ -69,7 +74,7 @@ class Pipeline:
     async def classify(self, request: RegionRequest) -> dict[str, Any]:
         start = time.perf_counter()
         top_k_limit = min(self.settings.max_top_k, len(self.info.classes))
-        mode = choose_mode(request, top_k_limit)
+        mode = choose_mode(request, top_k_limit, self.info.modes)
         timeout_s = self.settings.request_timeout_s
         if self.batcher.max_batch_size == 1:  # nothing to batch: one trip to a thread
             decoded, scores = await self.batcher.run_alone(
@@ -108,11 +113,13 @@ class Pipeline:
         """Pixels and model input of one request (CPU-bound: call it from a thread)."""
         start = time.perf_counter()
         s = self.settings
+        extras = decode_extra_inputs(self.info, request.extras)
         picture = decode_picture(
             request.image, s.max_image_pixels, self.info.max_image_side, s.max_decode_mib * 2**20
         )
         decoded = time.perf_counter()
-        prepared = prepare_picture(self.info, s, picture, mode, request.boxes)
+        extras = fit_to_image(self.info, extras, picture)
+        prepared = prepare_picture(self.info, s, picture, mode, request.boxes, extras)
         return Decoded(
             picture.width, picture.height, prepared, decoded - start, time.perf_counter() - decoded
         )
@@ -127,34 +134,43 @@ class Pipeline:
 def prepare(
     info: ModelInfo, settings: Settings, pixels: np.ndarray, mode: str, raw_boxes: Any
 ) -> Prepared:
-    """Working image and the model's rois or superpixels for one request (CPU-bound)."""
+    """Working image and the model's rois or superpixels for one request (CPU-bound), for
+    a model without extra inputs."""
     picture = working_picture(pixels, info.max_image_side)
     return prepare_picture(info, settings, picture, mode, raw_boxes)
 
 
 def prepare_picture(
-    info: ModelInfo, settings: Settings, picture: Picture, mode: str, raw_boxes: Any
+    info: ModelInfo,
+    settings: Settings,
+    picture: Picture,
+    mode: str,
+    raw_boxes: Any,
+    extras: dict[str, np.ndarray] | None = None,
 ) -> Prepared:
-    """The model's rois or superpixels for one decoded image (CPU-bound)."""
+    """The model's rois or superpixels for one decoded image (CPU-bound); `extras`: the
+    extra inputs at the working size."""
+    extras = extras or {}
     width, height, work, scale = picture.width, picture.height, picture.pixels, picture.scale
     no_masks: list[tuple[list[float], dict]] = []
     empty = np.zeros(0, int)
     if mode == "boxes":
         boxes = box_tools.parse_boxes(raw_boxes, width, height, settings.max_boxes)
-        item = PreparedImage(work, box_tools.to_rois(boxes, scale), None)
+        item = PreparedImage(work, box_tools.to_rois(boxes, scale), None, extras)
         return Prepared(item, boxes, no_masks, empty)
     if mode == "proposals":
         s = settings
         found = selective_search(work, s.proposal_side, s.max_proposals, s.min_proposal_side)
         boxes = np.clip(found / scale, 0, [width, height, width, height])
-        item = PreparedImage(work, box_tools.to_rois(found, 1.0), None)
+        item = PreparedImage(work, box_tools.to_rois(found, 1.0), None, extras)
         return Prepared(item, boxes, no_masks, empty)
-    area = settings.superpixel_area or info.superpixel_area
+    assert info.superpixel is not None, "superpixels mode needs a superpixel head"
+    area = settings.superpixel_area or info.superpixel.area
     ids = superpixels.slic_superpixels(
-        work, area, info.superpixel_compactness, settings.max_superpixels
+        work, area, info.superpixel.compactness, settings.max_superpixels
     )
     grid = superpixels.feature_grid(ids, info.stride)
-    item = PreparedImage(work, np.zeros((0, 4), np.float32), grid)
+    item = PreparedImage(work, np.zeros((0, 4), np.float32), grid, extras)
     masks = superpixels.regions(ids, width, height)  # at the image's size, never materialised
     return Prepared(item, np.zeros((0, 4)), masks, np.unique(grid))
 

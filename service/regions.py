@@ -38,12 +38,15 @@ def box_regions(info: ModelInfo, boxes: np.ndarray, scores: np.ndarray, top_k: i
 def proposal_regions(
     info: ModelInfo, boxes: np.ndarray, scores: np.ndarray, top_k: int, rule: ProposalFilter
 ) -> list:
-    """Objects only: background dropped, weak scores dropped, overlaps suppressed per class."""
-    objects = np.delete(scores, info.background_class, axis=1)
-    object_ids = np.delete(np.arange(len(info.classes)), info.background_class)
+    """Objects only: background dropped (when the model has one), weak scores dropped,
+    overlaps suppressed per class."""
+    object_ids = np.delete(np.arange(len(info.classes)), _background(info))
+    objects = scores[:, object_ids]
     best = objects.argmax(axis=1) if len(objects) else np.zeros(0, int)
     best_score = objects.max(axis=1) if len(objects) else np.zeros(0)
-    is_object = scores.argmax(axis=1) != info.background_class if len(scores) else best_score > 0
+    is_object = (
+        ~np.isin(scores.argmax(axis=1), _background(info)) if len(scores) else best_score > 0
+    )
     candidates = np.flatnonzero(is_object)
     kept = classwise_nms(
         boxes[candidates],
@@ -54,6 +57,11 @@ def proposal_regions(
     )
     chosen = candidates[kept]
     return [region(info, i, boxes[c], scores[c], top_k) for i, c in enumerate(chosen)]
+
+
+def _background(info: ModelInfo) -> list[int]:
+    """The background class id, or none (-1 in the metadata)."""
+    return [] if info.background_class < 0 else [info.background_class]
 
 
 def superpixel_regions(

@@ -35,7 +35,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def parse_request(request: Request, limit: int) -> RegionRequest:
+async def parse_request(
+    request: Request, limit: int, extra_names: frozenset[str] = frozenset()
+) -> RegionRequest:
+    """`extra_names`: the model's extra inputs, taken as .npy parts or base64 JSON fields."""
     header = request.headers.get("content-type", "")
     content_type = header.split(";")[0].strip().lower()
     if content_type not in ("multipart/form-data", "application/json"):
@@ -45,14 +48,16 @@ async def parse_request(request: Request, limit: int) -> RegionRequest:
         )
     body = await read_body(request, limit)
     if len(body) > INLINE_PARSE_BYTES:
-        return await run_in_threadpool(parse_body, body, header)
-    return parse_body(body, header)
+        return await run_in_threadpool(parse_body, body, header, extra_names)
+    return parse_body(body, header, extra_names)
 
 
-def parse_body(body: bytes, content_type: str) -> RegionRequest:
+def parse_body(
+    body: bytes, content_type: str, extra_names: frozenset[str] = frozenset()
+) -> RegionRequest:
     if content_type.split(";")[0].strip().lower() == "application/json":
-        return _from_json(body)
-    return _from_form(parse_form(body, content_type))
+        return _from_json(body, extra_names)
+    return _from_form(parse_form(body, content_type), extra_names)
 
 
 def _loads(text: str | bytes, what: str) -> Any:
@@ -65,11 +70,11 @@ def _loads(text: str | bytes, what: str) -> Any:
         raise BadRequest(f"{what} is not valid JSON: {error}") from error
 
 
-def _from_json(body: bytes) -> RegionRequest:
+def _from_json(body: bytes, extra_names: frozenset[str]) -> RegionRequest:
     data = _loads(body, "body")
     if not isinstance(data, dict) or not isinstance(data.get("image"), str):
         raise BadRequest("JSON body must be an object with a base64 string 'image'")
-    unknown = set(data) - {"image", "boxes", "top_k", "mode"}
+    unknown = set(data) - {"image", "boxes", "top_k", "mode"} - extra_names
     if unknown:
         raise BadRequest(f"unknown fields {sorted(unknown)}")
     try:
@@ -82,7 +87,8 @@ def _from_json(body: bytes) -> RegionRequest:
     mode = data.get("mode")
     if mode is not None and not isinstance(mode, str):
         raise BadRequest(f"mode must be a string, got {_kind(mode)}")
-    return RegionRequest(image, data.get("boxes"), top_k, _checked_mode(mode))
+    extras = {name: data[name] for name in extra_names if name in data}
+    return RegionRequest(image, data.get("boxes"), top_k, _checked_mode(mode), extras)
 
 
 def _kind(value: Any) -> str:
@@ -97,7 +103,7 @@ def _checked_mode(mode: str | None) -> str | None:
     return mode
 
 
-def _from_form(form: dict[str, FormPart]) -> RegionRequest:
+def _from_form(form: dict[str, FormPart], extra_names: frozenset[str]) -> RegionRequest:
     image = form.get("image")
     if image is None:
         raise BadRequest("multipart field 'image' is missing")
@@ -106,6 +112,7 @@ def _from_form(form: dict[str, FormPart]) -> RegionRequest:
         _json_field(_text(form, "boxes")),
         _int_field(_text(form, "top_k")),
         _checked_mode(_text(form, "mode")),
+        {name: form[name].value for name in extra_names if name in form},
     )
 
 

@@ -1,5 +1,6 @@
 """Routes only translate: HTTP in, pipeline call, HTTP out."""
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -9,7 +10,7 @@ from pydantic_core import to_json
 from starlette.routing import Route
 
 from service.errors import NotReady, problem
-from service.pipeline import MODES
+from service.model_info import ModelInfo
 from service.request_parsing import parse_request
 from service.runtime import ModelRuntime
 
@@ -30,7 +31,8 @@ async def classify_regions(request: Request) -> Response:
     runtime = await get_runtime(request)
     if not runtime.ready:
         raise NotReady(f"the model is warming up (self-test {runtime.self_test})")
-    parsed = await parse_request(request, runtime.settings.max_request_bytes)
+    extra_names = frozenset(e.name for e in runtime.info.extra_inputs)
+    parsed = await parse_request(request, runtime.settings.max_request_bytes, extra_names)
     response = await runtime.pipeline.classify(parsed)
     runtime.metrics.regions.observe(len(response["regions"]))
     # pydantic-core writes JSON in Rust: 47 us for 32 regions where json.dumps takes 220 us.
@@ -55,7 +57,12 @@ async def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
     if not runtime.ready:
         return problem(503, "Model not ready", f"self-test {runtime.self_test}", retry_after=5)
     predictor = runtime.predictor
-    return {"status": "ready", "provider": predictor.provider, "model_file": predictor.path.name}
+    return {
+        "status": "ready",
+        "provider": predictor.provider,
+        "model_file": predictor.path.name,
+        "self_test": runtime.self_test,
+    }
 
 
 @router.get("/metrics")
@@ -77,11 +84,27 @@ async def model(runtime: RuntimeDep) -> dict[str, Any]:
             "max_image_pixels": runtime.settings.max_image_pixels,
             "working_max_side": info.max_image_side,
             "max_boxes": runtime.settings.max_boxes,
-            "modes": list(MODES),
+            "modes": list(info.modes),
+            "extra_inputs": [extra.describe() for extra in info.extra_inputs],
         },
+        "model_inputs": model_inputs(info),
         "provider": runtime.predictor.provider,
         "model_file": runtime.predictor.path.name,
         "roi_lowering": info.roi_lowering,
         "ready": runtime.ready,
         "self_test": runtime.self_test,
+    }
+
+
+def model_inputs(info: ModelInfo) -> dict[str, Any]:
+    """How the service feeds the model: input names by role, image format, heads."""
+    prep = info.preprocessing
+    return {
+        "roles": info.inputs,
+        "outputs": info.outputs,
+        "image_dtype": info.image_dtype,
+        "image_preprocessing": {} if prep is None else asdict(prep),
+        "stride": info.stride,
+        "rois_format": info.rois_format,
+        "pad_value": info.pad_value,
     }

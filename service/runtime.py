@@ -1,28 +1,25 @@
 """The served model's life: load, warm up, self-test, then ready; drain on shutdown."""
 
 import asyncio
-import base64
-import json
 import logging
 from collections.abc import Callable
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from service.batching import MicroBatcher
 from service.metrics import Metrics
-from service.pipeline import Pipeline, RegionRequest
-from service.predictor import Predictor, PreparedImage
+from service.model_feed import PreparedImage
+from service.model_info import ModelInfo
+from service.pipeline import Pipeline
+from service.predictor import Predictor
+from service.self_test import NO_SELF_TEST, SCORE_TOLERANCE, replay
 from service.sessions import CUDA
 from service.settings import Settings
 
 log = logging.getLogger("regionserve")
-
-
-def self_test_path(model_path: Path) -> Path:
-    """The known scene shipped beside the model: image, boxes and their true labels."""
-    return model_path.with_suffix(".selftest.json")
+WARM_UP_SIDE = 512  # at most; the model's max_image_side when smaller
 
 
 def batch_size(settings: Settings, provider: str) -> int:
@@ -77,12 +74,12 @@ class ModelRuntime:
         where = f"{self.predictor.path} on {self.predictor.provider}"
         try:
             await run_in_threadpool(self._run_representative_shapes)
-            self.self_test = await self._run_self_test()
+            self.self_test = await run_in_threadpool(self._replay_samples)
         except Exception as error:  # readiness stays false and says why; the process stops
             self.self_test = f"failed: {error}"
             self._on_failure(f"self-test of {where} failed: {error}")
             return
-        self.ready = self.self_test.startswith("passed") or self.self_test.startswith("skipped")
+        self.ready = True
         log.info(
             "model %s %s, %s: self-test %s",
             self.info.name,
@@ -92,32 +89,54 @@ class ModelRuntime:
         )
 
     def _run_representative_shapes(self) -> None:
-        """Every session, on the shapes each mode feeds: one large image with boxes and
-        superpixels, a batch of two with boxes only, and one with superpixels only."""
-        stride = self.info.stride
-        side = min(512, self.info.max_image_side)
-        image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
-        rois = np.tile(np.array([[16, 16, 111, 111]], np.float32), (32, 1))
-        cells = -(-side // stride)
-        grid = np.arange(cells * cells, dtype=np.int32).reshape(cells, cells) // 64
-        no_rois = np.zeros((0, 4), np.float32)
-        batches = [
-            [PreparedImage(image, rois, grid)],
-            [PreparedImage(image[: side // 2, : side // 3], rois[:1], None)] * 2,
-            [PreparedImage(image, no_rois, grid)],
-        ]
+        """Every session, on the shapes each of the model's modes feeds."""
         for session in self.predictor.sessions:
-            for batch in batches:
+            for batch in representative_batches(self.info):
                 self.predictor.run(batch, session)
 
-    async def _run_self_test(self) -> str:
-        path = self_test_path(self.settings.model_path)
-        if not path.is_file():
-            return f"skipped: {path} not found"
-        scene = json.loads(path.read_text())
-        request = RegionRequest(base64.b64decode(scene["image"]), scene["boxes"], 1, "boxes")
-        response = await self.pipeline.classify(request)
-        got = [r["label"] for r in response["regions"]]
-        if got != scene["labels"]:
-            raise RuntimeError(f"labels {got} differ from the known {scene['labels']}")
-        return f"passed ({len(got)} regions)"
+    def _replay_samples(self) -> str:
+        """The recorded samples on every session (SelfTestFailed past the tolerance)."""
+        samples = self.predictor.samples
+        if samples is None:
+            return NO_SELF_TEST
+        worst = max(
+            replay(samples, partial(self.predictor.run_feed, session=session))
+            for session in self.predictor.sessions
+        )
+        return (
+            f"passed ({len(samples)} recorded samples, largest difference {worst:.2g}, "
+            f"tolerance {SCORE_TOLERANCE:g})"
+        )
+
+
+def representative_batches(info: ModelInfo) -> list[list[PreparedImage]]:
+    """One large image with rois and superpixels, a batch of two smaller ones with rois
+    only, and one with superpixels only; sizes from the stride and max_image_side."""
+    side = min(WARM_UP_SIDE, info.max_image_side)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+    rois = np.tile(np.array([side / 8, side / 8, side * 7 / 8, side * 7 / 8], np.float32), (32, 1))
+    cells = -(-side // info.stride)
+    grid = np.arange(cells * cells, dtype=np.int32).reshape(cells, cells) // 64
+    small = image[: max(1, side // 2), : max(1, side // 3)]
+    with_rois = "rois" in info.inputs
+    with_grid = "superpixels" in info.inputs
+    no_rois = np.zeros((0, 4), np.float32)
+    both = PreparedImage(image, rois if with_rois else no_rois, grid if with_grid else None)
+    batches = [[both]]
+    if with_rois:
+        batches.append([PreparedImage(small, rois[:1], None)] * 2)
+    if with_grid and with_rois:
+        batches.append([PreparedImage(image, no_rois, grid)])
+    return [[_with_extras(info, item) for item in batch] for batch in batches]
+
+
+def _with_extras(info: ModelInfo, item: PreparedImage) -> PreparedImage:
+    """Zeros for each extra input: image-sized axes follow the image, free ones are 1."""
+    extras = {}
+    for extra in info.extra_inputs:
+        shape = [1 if d is None else d for d in extra.shape]
+        if extra.divisor is not None:
+            shape[1:3] = extra.spatial_size(*item.pixels.shape[:2])
+        extras[extra.name] = np.zeros(shape, extra.dtype)
+    return PreparedImage(item.pixels, item.rois, item.superpixels, extras)

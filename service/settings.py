@@ -13,6 +13,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     model_path: Path = Path("models/region_classifier.onnx")
+    # Serve a model without its recorded samples (<stem>.samples.npz), so without a self-test.
+    allow_no_self_test: bool = False
     # Execution providers in order of preference; those onnxruntime lacks are skipped.
     providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     # None: from the cores available (service/cpu_plan.py); 0 lets onnxruntime choose.

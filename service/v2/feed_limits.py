@@ -1,19 +1,10 @@
 """The region API's limits on a raw feed: checked shapes and datatypes still let one request
 ask the graph for any amount of memory (scores for superpixel id 2**31 - 1 are 8 GiB)."""
 
-import json
-
 import numpy as np
 
 from service.errors import PayloadTooLarge
 from service.settings import Settings
-
-
-def input_roles(metadata: dict[str, str]) -> dict[str, str]:
-    """Role (image, rois, superpixels) -> ONNX input name, from the model contract's
-    `inputs` metadata; empty for a file without it."""
-    roles: dict[str, str] = json.loads(metadata.get("inputs", "{}"))
-    return roles
 
 
 def check_feed_limits(feed: dict[str, np.ndarray], roles: dict[str, str], s: Settings) -> None:

@@ -12,7 +12,7 @@ from service.errors import BadRequest
 from service.runtime import ModelRuntime
 from service.v2.body import InferBody
 from service.v2.errors import ModelNotFound
-from service.v2.feed_limits import check_feed_limits, input_roles
+from service.v2.feed_limits import check_feed_limits
 from service.v2.inputs import decode_inputs
 from service.v2.outputs import Encoded, encode_response, wanted_outputs
 from service.v2.schemas import parse_inference_request
@@ -53,7 +53,7 @@ class OnnxModel:
         self.name, self.version = runtime.info.name, runtime.info.version
         session = runtime.predictor.session
         self.inputs, self.outputs = specs_of(session.get_inputs()), specs_of(session.get_outputs())
-        self.roles = input_roles(session.get_modelmeta().custom_metadata_map)
+        self.roles = runtime.info.inputs  # role -> input name, from the model's metadata
 
     async def infer(self, body: InferBody) -> Encoded:
         """Decoding, the run and encoding in one trip to an inference thread, under the
