@@ -2,7 +2,8 @@
 # RegionServe. GPU image (default): CUDA 13 + cuDNN 9 with onnxruntime-gpu.
 # CPU image: docker build --build-arg VARIANT=cpu .
 # Both install the same pinned pyproject.toml extras as `make serve` ([service] plus the
-# onnxruntime build), so the tested path and the container path cannot drift.
+# onnxruntime build) under the same lock (constraints.txt), so the tested path and the
+# container path cannot drift.
 ARG VARIANT=gpu
 
 FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04 AS gpu-base
@@ -16,15 +17,17 @@ RUN apt-get update \
 FROM base AS build
 ARG VARIANT
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY service ./service
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir ".[service,${VARIANT}]"
+    && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt ".[service,${VARIANT}]"
 
 FROM base AS runtime
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY models/region_classifier.onnx models/region_classifier.samples.npz ./models/
+# The CPU's file, the CUDA provider's (decomposed RoI lowering) and the self-test samples.
+COPY models/region_classifier.onnx models/region_classifier.decomposed.onnx \
+     models/region_classifier.samples.npz ./models/
 RUN useradd --system --uid 10001 --no-create-home regionserve
 USER regionserve
 ENV PATH=/opt/venv/bin:$PATH \

@@ -5,20 +5,29 @@ BIN := $(VENV)/bin
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: serve test lint bench dataset train export verify clean
+.PHONY: serve test lint bench dataset train export verify clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
 
-# One stamp per dependency set, rebuilt when pyproject.toml changes.
-$(VENV)/.serve: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[service,cpu]"
+# One stamp per dependency set, rebuilt when pyproject.toml or the lock changes.
+$(VENV)/.serve: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[service,cpu]"
 	touch $@
 
-$(VENV)/.all: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[service,cpu,export,dev]"
+$(VENV)/.all: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[service,cpu,export,dev]"
 	touch $@ $(VENV)/.serve
+
+# The lock: every package of a fresh install of all the extras, at the versions pip chose.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip==25.3
+	.venv-lock/bin/pip install --quiet -e ".[service,cpu,export,dev]"
+	{ sed -n '1,/^# pyproject.toml: make lock./p' constraints.txt; \
+	  .venv-lock/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .venv-lock
 
 serve: $(VENV)/.serve
 	$(BIN)/python -m service --port 8000
