@@ -6,7 +6,6 @@ from subprocess import DEVNULL
 
 import numpy as np
 import onnxruntime as ort
-import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import np_to_triton_dtype
 
@@ -28,11 +27,6 @@ def export_textmaps(folder: Path) -> Path:
     return onnx_path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the service cannot load a model without a superpixel head yet (ModelInfo requires "
-    "superpixel_area; Predictor.feed names the inputs image, rois, superpixels)",
-)
 def test_textmaps_is_served_through_v2_infer_with_both_inputs(tmp_path: Path) -> None:
     model = export_textmaps(tmp_path)
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])

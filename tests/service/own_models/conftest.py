@@ -1,0 +1,79 @@
+"""Users' models from the export zoo, each exported once per test session through the export
+command and served by the real app, with the Keras model that is its reference."""
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+
+from model_export.onnx_export import command
+from model_export.onnx_export.samples import keras_outputs
+from tests.model_export.zoo.conftest import export_args
+from tests.model_export.zoo.models import CLASSES, FLOAT_IMAGE_FLAGS, build
+
+# Export flags per zoo model; the VGG-style stride-16 backbone takes a float image that the
+# service must feed as pixels / 127.5 - 1.
+EXPORT_FLAGS = {
+    "vgg_nested_s16": FLOAT_IMAGE_FLAGS,
+    "textmaps": [],
+    "vgg_flat_s32": ["--background-class", "-1"],
+    "superpixel_mean": [],
+}
+
+
+@dataclass(frozen=True)
+class OwnModel:
+    onnx: Path
+    keras: keras.Model
+
+    def keras_scores(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The Keras model's outputs, by ONNX output name, on inputs by name."""
+        return keras_outputs(self.keras, feed)
+
+
+ExportZoo = Callable[[str], OwnModel]
+
+
+@pytest.fixture(scope="session")
+def export_zoo(tmp_path_factory: pytest.TempPathFactory) -> ExportZoo:
+    """`export_zoo(name)`: the zoo model exported by `python -m model_export export`'s own
+    function, once per session."""
+    done: dict[str, OwnModel] = {}
+
+    def export(name: str) -> OwnModel:
+        if name not in done:
+            folder = tmp_path_factory.mktemp(name)
+            (folder / "classes.txt").write_text("\n".join(CLASSES) + "\n")
+            keras_path, onnx_path = folder / f"{name}.keras", folder / f"{name}.onnx"
+            build(name).save(keras_path)
+            flags: list[str | Path] = ["--classes", folder / "classes.txt", *EXPORT_FLAGS[name]]
+            command.export_command(export_args("--model", keras_path, "--out", onnx_path, *flags))
+            done[name] = OwnModel(onnx_path, keras.saving.load_model(keras_path))
+        return done[name]
+
+    return export
+
+
+def npy(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    np.save(out, array, allow_pickle=False)
+    return out.getvalue()
+
+
+def scores_by_label(region: dict[str, Any]) -> dict[str, float]:
+    return {entry["label"]: entry["score"] for entry in region["top_k"]}
+
+
+def assert_scores_match(regions: list[dict[str, Any]], expected: np.ndarray) -> None:
+    """Each region's scores (top_k = every class) within 1e-4 of the reference rows."""
+    assert len(regions) == len(expected)
+    for region, row in zip(regions, expected, strict=True):
+        got = scores_by_label(region)
+        assert sorted(got) == sorted(CLASSES)
+        np.testing.assert_allclose([got[c] for c in CLASSES], row, rtol=0, atol=1e-4)
+        assert np.std(row) > 1e-4  # the reference is not degenerate (as in the zoo test)
