@@ -72,11 +72,14 @@ async def within(future: asyncio.Future[Any], ticket: Ticket) -> Any:
     Leaving early (that, or cancelled) abandons the ticket and cancels the future: work not
     started never will be (the queue and the executor skip it; a started job stops short of
     its run)."""
+    late = f"inference did not start within {ticket.timeout_s:g} s"
     try:
         done, _ = await asyncio.wait((future,), timeout=ticket.seconds_left())
         if not done and ticket.abandon():
-            raise Overloaded(f"inference did not start within {ticket.timeout_s:g} s")
+            raise Overloaded(late)
         return await future  # started in time: its result is worth waiting for
+    except Abandoned:  # its thread found it late before the timeout woke this caller
+        raise Overloaded(late) from None
     finally:
         if not future.done():
             ticket.abandon()

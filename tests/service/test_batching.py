@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from service.batching import MicroBatcher, RunBatch
+from service.deadlines import Abandoned, Ticket, within
 from service.errors import Overloaded
 from service.predictor import PreparedImage, Scores
 
@@ -145,6 +146,18 @@ def test_a_job_given_up_while_decoding_stops_short_of_its_run() -> None:
         return fake.batches, steps
 
     assert asyncio.run(scenario()) == ([], ["decoding"])
+
+
+def test_a_job_its_thread_found_late_is_overloaded_not_an_error() -> None:
+    """The thread may find a ticket past its deadline before the caller's timeout wakes."""
+
+    async def scenario() -> None:
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(Abandoned())
+        with pytest.raises(Overloaded, match="did not start within 5 s"):
+            await within(future, Ticket(5))
+
+    asyncio.run(scenario())
 
 
 def test_two_workers_run_two_batches_at_once() -> None:

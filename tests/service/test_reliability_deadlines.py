@@ -13,6 +13,7 @@ import pytest
 
 from tests.service.conftest import png_bytes
 from tests.service.served import Served, served
+from tests.service.test_reliability_sockets import wait_for
 
 CONCURRENCY = 32
 
@@ -59,14 +60,18 @@ def test_no_request_past_its_deadline_is_computed(hurried: Served) -> None:
 def test_shutdown_under_load_fits_the_grace_period(tmp_path: Path) -> None:
     """48 requests in flight, a 2 s grace: those unfinished by then get 503 problem+json, the
     runs already started finish, and the process is gone well within compose's margin."""
-    with ThreadPoolExecutor(48) as pool, served(tmp_path, shutdown_grace_s=2) as service:
+    workers = 2
+    with (
+        ThreadPoolExecutor(48) as pool,
+        served(tmp_path, shutdown_grace_s=2, inference_workers=workers) as service,
+    ):
         image, boxes = boxes_request(side=768, boxes=128)
         files, data = {"image": ("x.png", image)}, {"boxes": boxes}
         url = f"{service.base}/classify-regions"
         pending = [
             pool.submit(httpx.post, url, files=files, data=data, timeout=60) for _ in range(48)
         ]
-        time.sleep(1.0)  # all 48 are in: a few running, the rest queued
+        wait_for(lambda: received(service) >= 48 - workers)  # all in: 2 running, 46 queued
         service.process.send_signal(signal.SIGTERM)
         start = time.monotonic()
         service.process.wait(timeout=30)
@@ -79,3 +84,9 @@ def test_shutdown_under_load_fits_the_grace_period(tmp_path: Path) -> None:
     assert {r.headers["content-type"] for r in refused} == {"application/problem+json"}
     assert stopped_in < 2 + 3, stopped_in  # the grace, then at most a run and the lifespan
     assert "Traceback" not in service.log()
+
+
+def received(service: Served) -> float:
+    """Requests queued or answered (those running, at most one per worker, are neither)."""
+    queued = service.sample("regionserve_queue_depth")
+    return queued + service.counted("/classify-regions", 200)
