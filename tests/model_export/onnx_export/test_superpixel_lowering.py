@@ -66,3 +66,16 @@ def test_max_is_exact_on_a_batch_with_empty_and_ignored_ids() -> None:
     out = run("max", x, ids)
     np.testing.assert_array_equal(out, reference.superpixel_pool(x, ids, "max"))
     assert not out[2].any() and not out[0, 7].any()
+
+
+@pytest.mark.parametrize("mode", ["average", "max"])
+def test_compact_superpixels_pooled_by_tiles_match_the_reference(mode: str) -> None:
+    # Blocks of 8 x 8 ids: most 4 x 4 tiles hold one superpixel and are pooled in place; the
+    # map's size is no multiple of 4 and some pixels are ignored, inside tiles too.
+    rows, cols = np.mgrid[0:37, 0:45] // 8
+    ids = np.stack([rows * 6 + cols, (rows * 6 + cols) % 5])
+    ids[RNG.random(ids.shape) < 0.05] = -1
+    x = RNG.normal(size=(2, 37, 45, 8)).astype(np.float32)
+    x[ids == -1] = np.where(RNG.random(x[ids == -1].shape) < 0.5, np.inf, np.nan)  # never seen
+    expected = reference.superpixel_pool(np.where(ids[..., None] < 0, 0, x), ids, mode)
+    np.testing.assert_allclose(run(mode, x, ids), expected, rtol=1e-6, atol=1e-6)
