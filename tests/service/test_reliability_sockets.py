@@ -122,21 +122,23 @@ def test_a_client_gone_mid_upload_is_counted_499_not_logged_as_an_error(service:
 
 
 def test_a_request_whose_client_has_gone_never_starts_inference(service: Served) -> None:
-    """One inference worker, held by a slow request; a second request queues behind it and
-    its client leaves: only the first runs."""
+    """One inference worker, busy with a slow request and another queued behind it; a third
+    request queues too and its client leaves: only the two slow ones run."""
     runs = service.sample("regionserve_batch_size_count")
     gone = service.counted("/classify-regions", 499)
     slow_body = heavy_request()
-    slow = threading.Thread(target=post_raw, args=(service, slow_body))
-    slow.start()
-    time.sleep(0.4)  # the slow request holds the one worker
+    slow = [threading.Thread(target=post_raw, args=(service, slow_body)) for _ in range(2)]
+    for thread in slow:
+        thread.start()
+    wait_for(lambda: service.sample("regionserve_queue_depth") == 1)  # one runs, one waits
     body = raw_multipart(png_bytes(np.full((64, 64, 3), 200, np.uint8)), "[[0, 0, 10, 10]]")
     with service.connect() as leaving:
         leaving.sendall(body)
-        time.sleep(0.1)  # queued behind the slow request
-    slow.join()
+        wait_for(lambda: service.sample("regionserve_queue_depth") == 2)  # queued
+    for thread in slow:
+        thread.join()
     wait_for(lambda: service.counted("/classify-regions", 499) == gone + 1)
-    assert service.sample("regionserve_batch_size_count") == runs + 1
+    assert service.sample("regionserve_batch_size_count") == runs + 2
 
 
 def heavy_request(side: int = 1024, boxes: int = 256) -> bytes:
