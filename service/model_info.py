@@ -32,9 +32,11 @@ class Preprocessing:
     std: tuple[float, ...]
 
     def apply(self, pixels: np.ndarray) -> np.ndarray:
-        # float64 arithmetic, then float32: the exporter's own recipe, so samples agree.
-        shifted = pixels * self.scale - np.asarray(self.mean)
-        return (shifted / np.asarray(self.std)).astype(np.float32)
+        """In float32, in one array the size of the result (a batch of large images)."""
+        out = np.multiply(pixels, np.float32(self.scale), dtype=np.float32)
+        out -= np.asarray(self.mean, np.float32)
+        out /= np.asarray(self.std, np.float32)
+        return out
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,18 @@ import pytest
 from model_export.onnx_export import command
 from model_export.onnx_export.samples import keras_outputs
 from tests.model_export.zoo.conftest import export_args
-from tests.model_export.zoo.models import CLASSES, FLOAT_IMAGE_FLAGS, build
+from tests.model_export.zoo.models import CLASSES, build
 
 # Export flags per zoo model; the VGG-style stride-16 backbone takes a float image that the
-# service must feed as pixels / 127.5 - 1.
-EXPORT_FLAGS = {
-    "vgg_nested_s16": FLOAT_IMAGE_FLAGS,
+# service must feed as (pixels - mean) / std, ImageNet's statistics.
+IMAGENET_MEAN, IMAGENET_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+EXPORT_FLAGS: dict[str, list[str]] = {
+    "vgg_nested_s16": [
+        "--image-mean",
+        *map(str, IMAGENET_MEAN),
+        "--image-std",
+        *map(str, IMAGENET_STD),
+    ],
     "textmaps": [],
     "vgg_flat_s32": ["--background-class", "-1"],
     "superpixel_mean": [],

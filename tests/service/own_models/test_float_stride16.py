@@ -1,5 +1,5 @@
-"""A user's stride-16 VGG-style model with a float image input (pixels / 127.5 - 1, declared at
-export) and no superpixel head, served through the real app."""
+"""A user's stride-16 VGG-style model with a float image input ((pixels - mean) / std with
+ImageNet's statistics, declared at export) and no superpixel head, served through the real app."""
 
 import json
 from collections.abc import Iterator
@@ -11,7 +11,13 @@ from fastapi.testclient import TestClient
 from tests.model_export.zoo.models import CLASSES
 from tests.service.app_serving import serving
 from tests.service.conftest import png_bytes
-from tests.service.own_models.conftest import ExportZoo, OwnModel, assert_scores_match
+from tests.service.own_models.conftest import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ExportZoo,
+    OwnModel,
+    assert_scores_match,
+)
 
 STRIDE, PAD_VALUE = 16, 128  # the export's stride (read from the graph) and default pad value
 BOXES = [[0, 0, 40, 40], [20, 10, 70, 45], [30, 5, 69, 49]]
@@ -30,11 +36,11 @@ def client(vgg: OwnModel) -> Iterator[TestClient]:
 
 def keras_feed(pixels: np.ndarray, boxes: list[list[int]]) -> dict[str, np.ndarray]:
     """What the model expects: the image padded to the stride with the pad value, then
-    (pixels / 127.5 - 1) as float32; rois [0, x1, y1, x2 - 1, y2 - 1] (inclusive ends)."""
+    (pixels - mean) / std as float32; rois [0, x1, y1, x2 - 1, y2 - 1] (inclusive ends)."""
     height, width = (-(-side // STRIDE) * STRIDE for side in pixels.shape[:2])
     padded = np.full((1, height, width, 3), PAD_VALUE, np.uint8)
     padded[0, : pixels.shape[0], : pixels.shape[1]] = pixels
-    image = (padded * (1 / 127.5) - 1.0).astype(np.float32)
+    image = ((padded - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)).astype(np.float32)
     rois = np.array([[0, x1, y1, x2 - 1, y2 - 1] for x1, y1, x2, y2 in boxes], np.float32)
     return {"img": image, "candidate_boxes": rois}
 
@@ -65,7 +71,7 @@ def test_v1_model_describes_the_float_image_and_the_modes_of_its_one_head(
     assert list(described["outputs"]) == ["rois"]
     assert described["image_dtype"] == "float32"
     assert described["image_preprocessing"] == {
-        "scale": 1 / 127.5, "mean": [1.0, 1.0, 1.0], "std": [1.0, 1.0, 1.0]
+        "scale": 1.0, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)
     }  # fmt: skip
     assert (described["stride"], described["rois_format"]) == (STRIDE, "indexed")
 
