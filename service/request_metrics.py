@@ -14,17 +14,29 @@ import time
 from collections.abc import Sequence
 
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import problem
 from service.http_protocol import ANSWERED_BY_SERVER
 from service.metrics import Metrics
+from service.v2.errors import error_response, is_v2_path
 
 log = logging.getLogger("regionserve")
 
 # nginx's status for a client that closed its connection before the answer.
 CLIENT_CLOSED_REQUEST = 499
+
+
+def error(
+    scope: Scope, status: int, title: str, detail: str, retry_after: int | None = None
+) -> Response:
+    """The error body of the path's protocol: `{"error"}` on /v2, problem+json elsewhere."""
+    if is_v2_path(scope["path"]):
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return error_response(status, detail, headers)
+    return problem(status, title, detail, retry_after=retry_after)
 
 
 def current_task() -> asyncio.Task:
@@ -59,14 +71,14 @@ class RequestMetrics:
             if status is not None:
                 raise
             current_task().uncancel()
-            await problem(503, "Shutting down", "the server is stopping", retry_after=1)(
+            await error(scope, 503, "Shutting down", "the server is stopping", retry_after=1)(
                 scope, receive, send_and_note_status
             )
         except Exception:  # a bug, not a client error: same body shape, status 500
             if status is not None:
                 raise
             log.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            await problem(500, "Internal error", "the server failed; see its log")(
+            await error(scope, 500, "Internal error", "the server failed; see its log")(
                 scope, receive, send_and_note_status
             )
         route = self.route_label(scope)
