@@ -1,5 +1,5 @@
-"""What the service reads from the model: the contract's metadata_props (/work/notes/contract.md
-in the repository's notes; README "What the ONNX file carries") and the session's signature.
+"""What the service reads from the model: the contract's metadata_props (the README's table
+"What the ONNX file carries") and the session's signature.
 
 Nothing here assumes the shipped digit model: roles, names, heads, stride, classes and image
 format all come from the file.

@@ -1,4 +1,5 @@
-"""The model's metadata_props: everything the service needs, as /work/notes/contract.md says."""
+"""The model's metadata_props: everything the service needs (the README's table, "What the ONNX
+file carries", under "Serving your own model")."""
 
 import json
 from dataclasses import dataclass
