@@ -59,10 +59,17 @@ class _Tiles:
 
 
 def _neutral_and_padded(g: Graph, nhwc: str, ids: str, shape: str, mode: str) -> tuple[str, str]:
-    """Features with ignored pixels neutral (0, or the lowest float for max: they never count)
-    and ids, both padded with ignored pixels to whole tiles."""
+    """Features with ignored pixels neutral (0, or the lowest float for max) and ids, both
+    padded with ignored pixels to whole tiles. A 0/1 mask multiplies ~4x faster than Where on
+    the CPU; where an ignored pixel holds inf or NaN the product is NaN, and `_tiles` sends
+    such tiles to the exact per-pixel path."""
     neutral = g.const(np.float32(0.0 if mode == "average" else LOWEST_FLOAT32))
-    features = g.op("Where", g.unsqueeze(_kept(g, ids), 3), nhwc, neutral)
+    mask = g.cast(g.unsqueeze(_kept(g, ids), 3), FLOAT)  # (B, H, W, 1)
+    features = g.op("Mul", nhwc, mask)
+    if mode == "max":  # ignored pixels: 0 + lowest; kept ones: f + (-0)
+        features = g.op(
+            "Add", features, g.op("Mul", g.op("Sub", g.const(np.float32(1.0)), mask), neutral)
+        )
     tile = g.const(np.int64(TILE))
     pad = g.op("Mod", g.op("Sub", tile, g.op("Mod", g.slice(shape, 1, 3, 0), tile)), tile)
     ids_pads = g.op("Concat", g.i64(0, 0, 0, 0), pad, axis=0)  # begins of (B, H, W), ends
@@ -79,9 +86,12 @@ def _tiles(g: Graph, features: str, ids: str, channels: str, mode: str) -> _Tile
     big = g.const(np.int64(np.iinfo(np.int64).max))
     lowest = g.op("ReduceMin", g.op("Where", kept, tiled_ids, big), g.i64(2, 4), keepdims=0)
     highest = g.op("ReduceMax", tiled_ids, g.i64(2, 4), keepdims=0)  # (B, Ht, Wt)
-    single = g.op("Equal", lowest, highest)  # never equal when all pixels are ignored
-    flat_single = g.op("Reshape", single, g.i64(-1))
     pooled = g.op("ReduceSum" if mode == "average" else "ReduceMax", tiled, g.i64(2, 4), keepdims=0)
+    # One superpixel (never so when all pixels are ignored), and no NaN from the mask: a
+    # tile that is not exact here goes pixel by pixel, which always is.
+    masked_nan = g.op("IsNaN", g.op("ReduceSum", pooled, g.i64(3), keepdims=0))
+    single = g.op("And", g.op("Equal", lowest, highest), g.op("Not", masked_nan))
+    flat_single = g.op("Reshape", single, g.i64(-1))
     members = g.op("ReduceSum", g.cast(kept, FLOAT), g.i64(2, 4), keepdims=0)
     return _Tiles(
         highest,
