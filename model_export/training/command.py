@@ -58,6 +58,11 @@ def run(args: argparse.Namespace) -> None:
     test_set = load_coco(args.data / args.test_annotations, args.data)
     train_images = train_set.images[: args.limit] if args.limit else train_set.images
     samples = build_samples(train_images, args.seed)
+    if len(samples.images) < args.batch_size:  # no whole batch: training would not step once
+        sys.exit(
+            f"train: {len(samples.images)} training crops, fewer than one batch of "
+            f"{args.batch_size}: lower --batch-size or add images"
+        )
     spec = ModelSpec(
         classes=("background", *train_set.categories),
         widths=tuple(args.widths),

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 from model_export.dataset.build import build_dataset
 from model_export.training import command
@@ -45,3 +46,18 @@ def test_train_writes_model_record_and_card(tmp_path: Path) -> None:
     model = keras.saving.load_model(out)
     assert model.get_layer("classifier").units == 11
     assert np.isfinite(model.get_weights()[0]).all()
+
+
+def test_fewer_crops_than_one_batch_stop_with_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    build_dataset(data, train_images=2, test_images=1, seed=3)
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    args = parser.parse_args(
+        ["--data", str(data), "--out", str(tmp_path / "m.keras"), "--batch-size", "10000"]
+    )
+    with pytest.raises(SystemExit) as stopped:
+        command.run(args)
+    message = str(stopped.value.code)
+    assert message.startswith("train: ") and "fewer than one batch of 10000" in message
+    assert not (tmp_path / "m.keras").exists()
