@@ -1,4 +1,10 @@
-"""Proposals mode: selective search (opencv-contrib), then class-wise NMS (OpenCV's dnn)."""
+"""Proposals mode: selective search (opencv-contrib), then class-wise NMS (OpenCV's dnn).
+
+OpenCV ranks selective search's boxes by hierarchy level times C `rand()`, so their order
+changes from call to call although the set of boxes does not. The service ranks them itself:
+by area, then by corner, and keeps an evenly spaced pick across that order when there are too
+many, so every scale stays represented and the same image always gives the same boxes.
+"""
 
 import cv2
 import numpy as np
@@ -20,9 +26,17 @@ def selective_search(pixels: np.ndarray, side: int, max_count: int, min_side: in
     sides = boxes[:, 2:] - boxes[:, :2]
     keep = (sides.min(axis=1) >= min_side) & (sides[:, 0] < width) & (sides[:, 1] < height)
     boxes = np.clip(boxes[keep], 0, [width, height, width, height])
-    rounded = np.rint(boxes)
-    _, first = np.unique(rounded, axis=0, return_index=True)  # drop repeats, keep the ranking
-    return rounded[np.sort(first)][:max_count]
+    return ranked(np.unique(np.rint(boxes), axis=0), max_count)
+
+
+def ranked(boxes: np.ndarray, max_count: int) -> np.ndarray:
+    """Up to max_count of `boxes`, smallest area first, evenly spaced over all their areas;
+    equal areas in corner order, so the answer depends on the set of boxes alone."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    order = np.lexsort((boxes[:, 3], boxes[:, 2], boxes[:, 1], boxes[:, 0], area))
+    if len(order) > max_count:
+        order = order[np.linspace(0, len(order) - 1, max_count).round().astype(int)]
+    return boxes[order]
 
 
 def classwise_nms(
