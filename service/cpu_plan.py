@@ -8,6 +8,9 @@ from pathlib import Path
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
+CORES_PER_PROCESS = 4
+
+
 @dataclass(frozen=True)
 class CpuPlan:
     workers: int  # inference threads, each with a session of its own
@@ -38,3 +41,11 @@ def cpu_plan(cores: int, workers: int | None = None, threads: int | None = None)
     if threads is None:
         threads = max(min(2, cores), cores // workers)
     return CpuPlan(workers, threads)
+
+
+def process_count(cores: int) -> int:
+    """Server processes: one per CORES_PER_PROCESS cores. One process's threads stop at what
+    its GIL allows (HTTP, multipart, numpy glue), about 180 requests per second on 16 cores
+    whatever the split between sessions and threads (bench/RESULTS.md); below 8 cores a
+    second process's memory and start-up buy little."""
+    return max(1, cores // CORES_PER_PROCESS)

@@ -1,6 +1,13 @@
-"""Prometheus metrics, one registry per app so that several apps can live in one process."""
+"""Prometheus metrics, one registry per app so that several apps can live in one process.
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+With several server processes (`service.processes`) each process writes its values to files
+in PROMETHEUS_MULTIPROC_DIR and a scrape of any of them adds up all: counters and histograms
+summed, the queue depth and the ready processes summed over live processes.
+"""
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -32,7 +39,16 @@ class Metrics:
             registry=r,
         )
         self.queue_depth = Gauge(
-            "regionserve_queue_depth", "Requests waiting for inference", registry=r
+            "regionserve_queue_depth",
+            "Requests waiting for inference",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.processes_ready = Gauge(
+            "regionserve_processes_ready",
+            "Server processes whose model passed its self-test",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.regions = Histogram(
             "regionserve_regions_per_request",
@@ -45,8 +61,17 @@ class Metrics:
             "The model being served: the file loaded and the provider running it",
             ["name", "version", "provider", "file", "roi_lowering"],
             registry=r,
+            multiprocess_mode="livemax",
         )
 
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.inference_latency.observe(seconds)
+
+    def exposition_registry(self) -> CollectorRegistry:
+        """What a scrape reads: this app's registry, or every process's values."""
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            return self.registry
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry

@@ -60,8 +60,11 @@ class Predictor:
         self._local = threading.local()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Predictor":
-        plan = cpu_plan(available_cores(), settings.inference_workers, settings.intra_op_threads)
+    def from_settings(cls, settings: Settings, cores: int | None = None) -> "Predictor":
+        """Sessions on `cores` (None: all this process may use)."""
+        plan = cpu_plan(
+            cores or available_cores(), settings.inference_workers, settings.intra_op_threads
+        )
         return cls(
             settings.model_path,
             settings.providers,

@@ -68,7 +68,9 @@ async def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
 @router.get("/metrics")
 async def metrics(runtime: RuntimeDep) -> Response:
     runtime.metrics.queue_depth.set(runtime.batcher.depth)
-    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(runtime.metrics.exposition_registry()), media_type=CONTENT_TYPE_LATEST
+    )
 
 
 @router.get("/v1/model")

@@ -44,7 +44,7 @@ class ModelRuntime:
             batch_size(settings, predictor.provider),
             settings.batch_delay_ms / 1e3,
             settings.queue_size,
-            metrics.observe_batch,
+            self._on_batch,
             settings.inference_workers or len(predictor.sessions),
         )
         self.pipeline = Pipeline(self.info, self.batcher, settings)
@@ -64,8 +64,14 @@ class ModelRuntime:
         self.batcher.start()
         self._warm_up_task = asyncio.get_running_loop().create_task(self._warm_up())
 
+    def _on_batch(self, size: int, seconds: float) -> None:
+        self.metrics.observe_batch(size, seconds)
+        # Fresh at every batch: with several processes a scrape reads each one's last value.
+        self.metrics.queue_depth.set(self.batcher.depth)
+
     async def stop(self) -> None:
         self.ready = False
+        self.metrics.processes_ready.set(0)
         if self._warm_up_task is not None:
             self._warm_up_task.cancel()
         await self.batcher.stop()
@@ -80,6 +86,7 @@ class ModelRuntime:
             self._on_failure(f"self-test of {where} failed: {error}")
             return
         self.ready = True
+        self.metrics.processes_ready.set(1)
         log.info(
             "model %s %s, %s: self-test %s",
             self.info.name,

@@ -19,8 +19,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_service(model_path: Path, port: int, **popen: Any) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "REGIONSERVE_MODEL_PATH": str(model_path)}
+def service_env(model_path: Path, processes: int = 1) -> dict[str, str]:
+    """The environment of a test's service: its model, and a number of processes that does
+    not depend on the machine's cores."""
+    return {
+        **os.environ,
+        "REGIONSERVE_MODEL_PATH": str(model_path),
+        "REGIONSERVE_PROCESSES": str(processes),
+    }
+
+
+def start_service(
+    model_path: Path, port: int, processes: int = 1, **popen: Any
+) -> subprocess.Popen[bytes]:
+    env = service_env(model_path, processes)
     return subprocess.Popen(
         [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from service.cpu_plan import CpuPlan, available_cores, cpu_plan
+from service.cpu_plan import CpuPlan, available_cores, cpu_plan, process_count
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,10 @@ def test_cgroup_quota_caps_the_cores(tmp_path: Path, cpu_max: str, cap: int | No
     affinity = available_cores(tmp_path / "missing")
     expected = affinity if cap is None else min(affinity, cap)
     assert available_cores(tmp_path / "cpu.max") == expected
+
+
+@pytest.mark.parametrize(
+    ("cores", "processes"), [(1, 1), (2, 1), (7, 1), (8, 2), (16, 4), (64, 16)]
+)
+def test_one_process_per_four_cores(cores: int, processes: int) -> None:
+    assert process_count(cores) == processes

@@ -1,6 +1,5 @@
 """`python -m service` as a real process: start, ready, serve, metrics, stop; and bad starts."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import httpx
 import numpy as np
 
 from tests.service.conftest import SHIPPED_MODEL, png_bytes
-from tests.service.service_process import ROOT, free_port, start_service
+from tests.service.service_process import ROOT, free_port, service_env, start_service
 
 
 def test_real_process_serves_and_stops() -> None:
@@ -50,12 +49,11 @@ def test_real_process_serves_and_stops() -> None:
     assert code in (0, -signal.SIGTERM), log
 
 
-def run_service(model_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REGIONSERVE_MODEL_PATH": str(model_path)}
+def run_service(model_path: Path, processes: int = 1) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "service", "--port", str(free_port())],
         cwd=ROOT,
-        env=env,
+        env=service_env(model_path, processes),
         capture_output=True,
         text=True,
         timeout=60,

@@ -4,14 +4,16 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from service.self_test import samples_path
 from tests.service.conftest import SHIPPED_MODEL
 from tests.service.test_process import run_service
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_failed_self_test_exits_with_one_line_naming_file_provider_and_error(
-    tmp_path: Path,
+    tmp_path: Path, processes: int
 ) -> None:
     model = tmp_path / "tampered.onnx"
     shutil.copy(SHIPPED_MODEL, model)
@@ -19,7 +21,7 @@ def test_failed_self_test_exits_with_one_line_naming_file_provider_and_error(
         arrays = dict(archive)
     arrays["sample1/output/roi_scores"][2, 3] += 0.5  # sample 0 still matches
     np.savez(samples_path(model), **arrays)
-    result = run_service(model)
+    result = run_service(model, processes)
     assert result.returncode == 2, result.stderr
     failures = [line for line in result.stderr.splitlines() if "cannot start" in line]
     assert failures == [
