@@ -1,4 +1,4 @@
-"""`python -m model_export {dataset,train,export,verify}`."""
+"""`python -m model_export {dataset,train,export,verify,evaluate}`."""
 
 import argparse
 import os

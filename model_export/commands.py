@@ -4,6 +4,7 @@ from types import ModuleType
 
 from model_export import verify
 from model_export.dataset import command as dataset
+from model_export.evaluation import command as evaluate
 from model_export.onnx_export import command as export
 from model_export.training import command as train
 
@@ -12,4 +13,5 @@ COMMANDS: dict[str, ModuleType] = {
     "train": train,
     "export": export,
     "verify": verify,
+    "evaluate": evaluate,
 }

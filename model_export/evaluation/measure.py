@@ -1,0 +1,106 @@
+"""The shipped model through the service's own code (preparation, onnxruntime, regions) on
+evaluation scenes: labels of drawn boxes, of served superpixels, and proposals recall."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from pycocotools import mask as coco_mask
+
+from model_export.evaluation.boxes import iou, loose_box, shifted_box
+from model_export.evaluation.scenes import EvalScene
+from service.pipeline import prepare, proposal_filter
+from service.predictor import Predictor
+from service.regions import proposal_regions
+from service.settings import Settings
+
+IOU_LEVELS = (0.8, 0.6, 0.5)
+BOX_KINDS = ("tight", "cell", *(f"{k} {t}" for k in ("loose", "shifted") for t in IOU_LEVELS))
+
+
+@dataclass(frozen=True)
+class BoxResult:
+    kind: str
+    rendering: str
+    iou: float  # with the tight box, after clipping to the image
+    right: bool
+
+
+@dataclass(frozen=True)
+class SuperpixelResult:
+    on_digit: bool  # the digit's ink covers over half of the superpixel
+    right: bool
+
+
+class ServedModel:
+    """One ONNX model with the service's default settings, run on the CPU."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.predictor = Predictor(settings.model_path, ["CPUExecutionProvider"])
+        self.info = self.predictor.info
+
+    def scores(self, image: np.ndarray, mode: str, boxes: list | None = None) -> tuple:
+        prepared = prepare(self.info, self.settings, image, mode, boxes)
+        return prepared, self.predictor.run([prepared.item])[0]
+
+    def label_of(self, scores: np.ndarray) -> list[str]:
+        return [self.info.classes[i] for i in scores.argmax(axis=1)]
+
+
+def drawn_boxes(rng: np.random.Generator, scene: EvalScene, kind: str) -> np.ndarray:
+    height, width = scene.image.shape[:2]
+    boxes = []
+    for digit in scene.digits:
+        if kind == "tight":
+            box = digit.tight
+        elif kind == "cell":
+            box = digit.cell
+        else:
+            shape, level = kind.split()
+            draw = loose_box if shape == "loose" else shifted_box
+            box = draw(rng, digit.tight, float(level))
+        boxes.append(np.clip(box, 0, [width, height, width, height]))
+    return np.asarray(boxes).reshape(-1, 4)
+
+
+def box_results(model: ServedModel, rng: np.random.Generator, scene: EvalScene) -> list:
+    results = []
+    for kind in BOX_KINDS:
+        boxes = drawn_boxes(rng, scene, kind)
+        if not len(boxes):
+            continue
+        _, scores = model.scores(scene.image, "boxes", boxes.tolist())
+        for digit, box, label in zip(scene.digits, boxes, model.label_of(scores.rois), strict=True):
+            right = label == str(digit.label)
+            results.append(BoxResult(kind, digit.rendering, iou(box, digit.tight), right))
+    return results
+
+
+def superpixel_results(model: ServedModel, scene: EvalScene) -> list[SuperpixelResult]:
+    """Every superpixel superpixels mode answers for, labelled by majority ink."""
+    prepared, scores = model.scores(scene.image, "superpixels")
+    labels = model.label_of(scores.superpixels[prepared.seen])
+    results = []
+    for sp, label in zip(prepared.seen, labels, strict=True):
+        rle = prepared.masks[sp][1]
+        mask = coco_mask.decode({**rle, "counts": rle["counts"].encode("ascii")}).astype(bool)
+        truth, area = "background", int(mask.sum())
+        for digit in scene.digits:
+            if 2 * int(np.count_nonzero(digit.ink & mask)) > area:
+                truth = str(digit.label)
+        results.append(SuperpixelResult(truth != "background", label == truth))
+    return results
+
+
+def proposals_found(model: ServedModel, scene: EvalScene) -> tuple[int, int]:
+    """(digits found by a proposal at IoU >= 0.5 with the right label, digits)."""
+    prepared, scores = model.scores(scene.image, "proposals")
+    rule = proposal_filter(model.settings)
+    regions = proposal_regions(model.info, prepared.boxes, scores.rois, 1, rule)
+    found = 0
+    for digit in scene.digits:
+        found += any(
+            r["label"] == str(digit.label) and iou(np.asarray(r["box"]), digit.tight) >= 0.5
+            for r in regions
+        )
+    return found, len(scene.digits)
