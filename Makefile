@@ -55,3 +55,24 @@ bench: $(VENV)/.all .venv-bench/.installed
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# The container checks (deploy/tests): the CPU image built from the Dockerfile on a Debian base
+# made here, run by Podman and podman-compose, the Deployment's pod under `podman kube play`,
+# the manifests validated offline. Root on Debian (it installs Podman with apt). Its tools live
+# in .venv-deploy, locked apart (deploy/requirements.txt says why).
+.PHONY: image-test deploy-lock
+DEPLOY_VENV := .venv-deploy
+
+$(DEPLOY_VENV)/.installed: deploy/requirements.txt deploy/constraints.txt
+	rm -rf $(DEPLOY_VENV) && $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet -c deploy/constraints.txt -r deploy/requirements.txt
+	touch $@
+
+image-test: $(VENV)/.all $(DEPLOY_VENV)/.installed
+	$(BIN)/pytest -p no:cacheprovider deploy/tests
+
+deploy-lock:
+	rm -rf .venv-deploy-lock && $(PYTHON) -m venv .venv-deploy-lock
+	.venv-deploy-lock/bin/pip install --quiet -r deploy/requirements.txt
+	{ sed -n '1p' deploy/constraints.txt; .venv-deploy-lock/bin/pip freeze; } > deploy/constraints.txt.new
+	mv deploy/constraints.txt.new deploy/constraints.txt && rm -rf .venv-deploy-lock
