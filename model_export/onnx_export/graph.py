@@ -1,5 +1,7 @@
 """A thin builder over onnx.helper: fresh tensor names, constants and nodes."""
 
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -14,11 +16,10 @@ class Graph:
     def __init__(self) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
-        self._count = 0
+        self._numbers: Iterator[int] = itertools.count(1)  # shared with If branches
 
     def _name(self, hint: str) -> str:
-        self._count += 1
-        return f"{hint}_{self._count}"
+        return f"{hint}_{next(self._numbers)}"
 
     def const(self, value: Any, dtype: Any = None, hint: str = "const") -> str:
         name = self._name(hint)
@@ -46,6 +47,30 @@ class Graph:
 
     def unsqueeze(self, x: str, *axes: int) -> str:
         return self.op("Unsqueeze", x, self.i64(*axes))
+
+    def if_else(
+        self,
+        condition: str,
+        then: Callable[["Graph"], str],
+        otherwise: Callable[["Graph"], str],
+        dtype: int,
+        rank: int,
+    ) -> str:
+        """An If node: each branch is built by its function (which may read this graph's
+        values) and gives one tensor of `dtype` and `rank`."""
+        branches = {}
+        for attribute, build in (("then_branch", then), ("else_branch", otherwise)):
+            branch = Graph()
+            branch._numbers = self._numbers
+            output = build(branch)
+            branches[attribute] = helper.make_graph(
+                branch.nodes,
+                self._name(attribute),
+                [],
+                [helper.make_tensor_value_info(output, dtype, [None] * rank)],
+                branch.initializers,
+            )
+        return self.op("If", condition, **branches)
 
 
 FLOAT, DOUBLE, INT64 = onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.INT64

@@ -1,12 +1,18 @@
 """Superpixel pooling lowered to ScatterElements with a reduction (CUDA has kernels for it).
 
-Scattering costs onnxruntime ~16 ns per value on the CPU, so as few values as possible are
+Scattering costs onnxruntime ~8 ns per value on the CPU, so as few values as possible are
 scattered. Superpixels are compact: most T x T tiles of the map hold one superpixel (and
-ignored pixels). Such a tile is reduced in place first (ReduceSum / ReduceMax over the tile,
-one pass over the features) and scattered as one row; only the pixels of tiles that straddle
-a border are scattered one by one. Rows go into a flat (B * S * C) table, one index per value:
-no Unique, no one-hot, linear in pixels. ScatterND would move whole C-channel rows, but
-onnxruntime's CPU kernel splits repeated indices across threads and loses updates.
+ignored pixels). Such a tile is reduced in place first and scattered as one row; only the
+pixels of tiles that straddle a border are scattered one by one. Rows go into a flat
+(B * S * C) table, one index per value: no Unique, no one-hot, linear in pixels. ScatterND
+would move whole C-channel rows, but onnxruntime's CPU kernel splits repeated indices across
+threads and loses updates.
+
+The features are read twice: once to make ignored pixels neutral (a 0/1 multiply, or adding
+-inf for max), once to reduce the tiles, rows of tiles first (a reduction over the middle axis
+of (B * H / T, T, W * C), which onnxruntime runs at memory speed), then the tiles' columns on a
+quarter of the data. A map whose sides are no multiples of T is padded first, inside an If, so
+a map that needs no padding is never copied.
 """
 
 from dataclasses import dataclass
@@ -18,6 +24,7 @@ from onnx import helper
 from model_export.onnx_export.graph import FLOAT, INT64, IR_VERSION, OPSET, Graph
 
 LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
+MARK = np.iinfo(np.int64).max - 1  # no segment: B * S is far smaller
 TILE = 4  # pixels per tile side: 16x fewer rows to scatter where a tile is one superpixel
 
 
@@ -31,89 +38,151 @@ def superpixel_pool(g: Graph, nhwc: str, superpixels: str, mode: str) -> str:
     count = g.op("Add", largest, g.const(np.int64(1)))  # S >= 0
     image = g.op("Range", g.const(np.int64(0)), batch, g.const(np.int64(1)))
     offset = g.op("Reshape", g.op("Mul", image, count), g.i64(-1, 1, 1))  # b * S
-    features, ids = _neutral_and_padded(g, nhwc, ids, shape, mode)
-    tiles = _tiles(g, features, ids, channels, mode)
-    alone = g.op("And", _kept(g, ids), g.op("Not", _per_pixel(g, tiles.single, ids)))
-    flat_alone = g.op("Reshape", alone, g.i64(-1))
-    alone_rows = g.op("Compress", _rows(g, features, channels), flat_alone, axis=0)
-    alone_ids = _compress(g, g.op("Add", ids, offset), alone)
-    segment = g.op(
-        "Concat", _compress(g, g.op("Add", tiles.ids, offset), tiles.single), alone_ids, axis=0
-    )
-    rows = g.op("Concat", tiles.rows, alone_rows, axis=0)
-    ones = g.op("ConstantOfShape", g.op("Shape", alone_ids), value=_scalar(1.0))
+    kept = _kept(g, ids)
+    segment = g.op("Where", kept, g.op("Add", ids, offset), g.const(np.int64(-1)))  # (B, H, W)
+    rows = _rows(g, nhwc, channels)
+    grid = _grid(g, shape)
+    marked = _mark_non_finite_ignored(g, segment, kept, rows)
+    tiles = _tiles(g, _neutral(g, nhwc, kept, mode), marked, grid, channels, mode)
+    alone = g.op("And", kept, g.op("Not", _per_pixel(g, tiles.single, grid)))
+    alone_rows = g.op("Compress", rows, g.op("Reshape", alone, g.i64(-1)), axis=0)
+    alone_segments = _compress(g, segment, alone)
+    segments = g.op("Concat", _compress(g, tiles.segment, tiles.single), alone_segments, axis=0)
+    pooled_rows = g.op("Concat", tiles.rows, alone_rows, axis=0)
+    ones = g.op("ConstantOfShape", g.op("Shape", alone_segments), value=_scalar(1.0))
     members = g.op("Concat", tiles.members, ones, axis=0)
-    pooled = _pool_segments(g, segment, rows, members, g.op("Mul", batch, count), channels, mode)
+    pooled = _pool_segments(
+        g, segments, pooled_rows, members, g.op("Mul", batch, count), channels, mode
+    )
     out_shape = g.op(
         "Concat", g.unsqueeze(batch, 0), g.unsqueeze(count, 0), g.unsqueeze(channels, 0), axis=0
     )
     return g.op("Reshape", pooled, out_shape, allowzero=1)  # S may be 0
 
 
+def _mark_non_finite_ignored(g: Graph, segment: str, kept: str, rows: str) -> str:
+    """`segment` with MARK on the ignored pixels that hold inf or NaN, whose neutral value
+    (0 * inf, inf - inf) is NaN: `_tiles` never pools their tile in place."""
+    flat = g.op("Reshape", segment, g.i64(-1))
+    ignored = g.op("Not", g.op("Reshape", kept, g.i64(-1)))
+    pixel = g.op("Range", g.const(np.int64(0)), g.op("Size", flat), g.const(np.int64(1)))
+    values = g.op("Compress", rows, ignored, axis=0)
+    non_finite = g.op("IsNaN", g.op("ReduceSum", g.op("Sub", values, values), g.i64(1), keepdims=0))
+    marked_pixel = g.op("Compress", g.op("Compress", pixel, ignored, axis=0), non_finite, axis=0)
+    marks = g.op("Expand", g.const(np.int64(MARK)), g.op("Shape", marked_pixel))
+    marked = g.op("ScatterElements", flat, marked_pixel, marks, axis=0)
+    return g.op("Reshape", marked, g.op("Shape", segment))
+
+
+def _neutral(g: Graph, nhwc: str, kept: str, mode: str) -> str:
+    """Features where ignored pixels cannot change a tile's sum or maximum: times 0, or plus
+    -inf; kept pixels times 1, or plus -0 (both exact)."""
+    column = g.unsqueeze(kept, 3)  # (B, H, W, 1)
+    if mode == "average":
+        return g.op("Mul", nhwc, g.cast(column, FLOAT))
+    penalty = g.op("Where", column, g.const(np.float32(-0.0)), g.const(np.float32(-np.inf)))
+    return g.op("Add", nhwc, penalty)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The map padded to whole tiles: (B, Hp, Wp), Hp and Wp multiples of T."""
+
+    shape: str  # (B, H, W, C)
+    padded_shape: str  # (B, Hp, Wp)
+    pads: str  # (2,): Hp - H, Wp - W
+    whole: str  # bool scalar: no padding needed
+
+
+def _grid(g: Graph, shape: str) -> _Grid:
+    tile = g.const(np.int64(TILE))
+    sides = g.slice(shape, 1, 3, 0)
+    pads = g.op("Mod", g.op("Sub", tile, g.op("Mod", sides, tile)), tile)
+    padded_shape = g.op("Concat", g.slice(shape, 0, 1, 0), g.op("Add", sides, pads), axis=0)
+    whole = g.op("Equal", g.op("ReduceMax", pads, keepdims=0), g.const(np.int64(0)))
+    return _Grid(shape, padded_shape, pads, whole)
+
+
+def _pad_map(g: Graph, map_: str, grid: _Grid, fill: int) -> str:
+    """(B, H, W) int64 -> (B, Hp, Wp) with `fill` past the map, by Gather and Where (the CUDA
+    provider's Pad has no int64 kernel)."""
+    one = g.const(np.int64(1))
+    inside = []
+    for axis in (1, 2):
+        side = g.dim(grid.shape, axis)
+        positions = g.op("Range", g.const(np.int64(0)), g.dim(grid.padded_shape, axis), one)
+        map_ = g.op("Gather", map_, g.op("Min", positions, g.op("Sub", side, one)), axis=axis)
+        inside.append(g.op("Less", positions, side))
+    within = g.op("And", g.unsqueeze(inside[0], 1), g.unsqueeze(inside[1], 0))  # (Hp, Wp)
+    return g.op("Where", within, map_, g.const(np.int64(fill)))
+
+
 @dataclass(frozen=True)
 class _Tiles:
-    ids: str  # (B, Ht, Wt): the superpixel of each tile that holds one
-    single: str  # (B, Ht, Wt): whether the tile's kept pixels are all of one superpixel
-    rows: str  # (N, C): those tiles' pooled features
-    members: str  # (N,): their kept pixel counts
+    segment: str  # (N,): the segment of each tile that holds one
+    single: str  # (N,): whether the tile's kept pixels are all of one segment
+    rows: str  # (n, C): the pooled features of the single tiles
+    members: str  # (n,): their kept pixel counts
 
 
-def _neutral_and_padded(g: Graph, nhwc: str, ids: str, shape: str, mode: str) -> tuple[str, str]:
-    """Features with ignored pixels neutral (0, or the lowest float for max) and ids, both
-    padded with ignored pixels to whole tiles. A 0/1 mask multiplies ~4x faster than Where on
-    the CPU; where an ignored pixel holds inf or NaN the product is NaN, and `_tiles` sends
-    such tiles to the exact per-pixel path."""
-    neutral = g.const(np.float32(0.0 if mode == "average" else LOWEST_FLOAT32))
-    mask = g.cast(g.unsqueeze(_kept(g, ids), 3), FLOAT)  # (B, H, W, 1)
-    features = g.op("Mul", nhwc, mask)
-    if mode == "max":  # ignored pixels: 0 + lowest; kept ones: f + (-0)
-        features = g.op(
-            "Add", features, g.op("Mul", g.op("Sub", g.const(np.float32(1.0)), mask), neutral)
-        )
-    tile = g.const(np.int64(TILE))
-    pad = g.op("Mod", g.op("Sub", tile, g.op("Mod", g.slice(shape, 1, 3, 0), tile)), tile)
-    ids_pads = g.op("Concat", g.i64(0, 0, 0, 0), pad, axis=0)  # begins of (B, H, W), ends
-    feature_pads = g.op("Concat", g.i64(0, 0, 0, 0, 0), pad, g.i64(0), axis=0)
-    padded_ids = g.op("Pad", ids, ids_pads, g.const(np.int64(-1)))
-    return g.op("Pad", features, feature_pads, neutral), padded_ids
-
-
-def _tiles(g: Graph, features: str, ids: str, channels: str, mode: str) -> _Tiles:
-    tiled_shape = _tiled_shape(g, ids)
-    tiled_ids = g.op("Reshape", ids, tiled_shape)  # (B, Ht, T, Wt, T)
-    tiled = g.op("Reshape", features, g.op("Concat", tiled_shape, g.unsqueeze(channels, 0), axis=0))
-    kept = _kept(g, tiled_ids)
+def _tiles(g: Graph, features: str, marked: str, grid: _Grid, channels: str, mode: str) -> _Tiles:
+    """The N = B * Hp / T * Wp / T tiles of the map, in raster order."""
+    padded = _pad_map(g, marked, grid, -1)
+    width = g.dim(grid.padded_shape, 2)
+    counted = _kept(g, padded)  # kept or marked
+    highest = _per_tile(g, "ReduceMax", padded, width)
     big = g.const(np.int64(np.iinfo(np.int64).max))
-    lowest = g.op("ReduceMin", g.op("Where", kept, tiled_ids, big), g.i64(2, 4), keepdims=0)
-    highest = g.op("ReduceMax", tiled_ids, g.i64(2, 4), keepdims=0)  # (B, Ht, Wt)
-    pooled = g.op("ReduceSum" if mode == "average" else "ReduceMax", tiled, g.i64(2, 4), keepdims=0)
-    # One superpixel (never so when all pixels are ignored), and no NaN from the mask: a
-    # tile that is not exact here goes pixel by pixel, which always is.
-    masked_nan = g.op("IsNaN", g.op("ReduceSum", pooled, g.i64(3), keepdims=0))
-    single = g.op("And", g.op("Equal", lowest, highest), g.op("Not", masked_nan))
-    flat_single = g.op("Reshape", single, g.i64(-1))
-    members = g.op("ReduceSum", g.cast(kept, FLOAT), g.i64(2, 4), keepdims=0)
+    lowest = _per_tile(g, "ReduceMin", g.op("Where", counted, padded, big), width)
+    members = _per_tile(g, "ReduceSum", g.cast(counted, FLOAT), width)
+    # One segment and no mark (never so when all pixels are ignored): a tile that is not
+    # exact here goes pixel by pixel, which always is.
+    unmarked = g.op("Less", highest, g.const(np.int64(MARK)))
+    single = g.op("And", g.op("Equal", lowest, highest), unmarked)
+    pooled = _pool_tiles(g, features, grid, width, channels, mode)
     return _Tiles(
         highest,
         single,
-        g.op("Compress", _rows(g, pooled, channels), flat_single, axis=0),
-        _compress(g, members, single),
+        g.op("Compress", pooled, single, axis=0),
+        g.op("Compress", members, single, axis=0),
     )
 
 
-def _tiled_shape(g: Graph, ids: str) -> str:
-    """(B, H, W) -> the shape (B, H / T, T, W / T, T)."""
-    shape = g.op("Shape", ids)
-    coarse = g.op("Div", g.slice(shape, 1, 3, 0), g.i64(TILE, TILE))
-    tile = g.i64(TILE)
-    rows, cols = g.slice(coarse, 0, 1, 0), g.slice(coarse, 1, 2, 0)
-    return g.op("Concat", g.slice(shape, 0, 1, 0), rows, tile, cols, tile, axis=0)
+def _pool_tiles(g: Graph, features: str, grid: _Grid, width: str, channels: str, mode: str) -> str:
+    """(B, H, W, C) neutral features -> (N, C) sums or maxima of the tiles. Inside an If, so
+    that only a map that needs it is padded (a copy of all the features)."""
+    reduce = "ReduceSum" if mode == "average" else "ReduceMax"
+
+    def pool(b: Graph, x: str) -> str:
+        band = b.op("Concat", b.i64(-1, TILE), b.unsqueeze(b.op("Mul", width, channels), 0), axis=0)
+        band_rows = b.op(reduce, b.op("Reshape", x, band), b.i64(1), keepdims=0)  # (B*Hp/T, Wp*C)
+        tile = b.op("Concat", b.i64(-1, TILE), b.unsqueeze(channels, 0), axis=0)
+        return b.op(reduce, b.op("Reshape", band_rows, tile), b.i64(1), keepdims=0)
+
+    def padded(b: Graph) -> str:
+        pads = b.op("Concat", b.i64(0, 0, 0, 0, 0), grid.pads, b.i64(0), axis=0)
+        neutral = b.const(np.float32(0.0 if mode == "average" else -np.inf))
+        return pool(b, b.op("Pad", features, pads, neutral))
+
+    return g.if_else(grid.whole, lambda b: pool(b, features), padded, FLOAT, 2)
 
 
-def _per_pixel(g: Graph, per_tile: str, ids: str) -> str:
-    """(B, Ht, Wt) -> (B, H, W): each pixel gets its tile's value."""
-    spread = g.op("Unsqueeze", per_tile, g.i64(2, 4))  # (B, Ht, 1, Wt, 1)
-    return g.op("Reshape", g.op("Expand", spread, _tiled_shape(g, ids)), g.op("Shape", ids))
+def _per_tile(g: Graph, reduce: str, map_: str, width: str) -> str:
+    """(B, Hp, Wp) -> (N,): `reduce` over each tile, its rows first."""
+    bands = g.op("Reshape", map_, g.op("Concat", g.i64(-1, TILE), g.unsqueeze(width, 0), axis=0))
+    band_rows = g.op(reduce, bands, g.i64(1), keepdims=0)  # (B * Hp / T, Wp)
+    return g.op(reduce, g.op("Reshape", band_rows, g.i64(-1, TILE)), g.i64(1), keepdims=0)
+
+
+def _per_pixel(g: Graph, per_tile: str, grid: _Grid) -> str:
+    """(N,) -> (B, H, W): each pixel gets its tile's value."""
+    tiles = g.op("Div", g.slice(grid.padded_shape, 1, 3, 0), g.i64(TILE, TILE))
+    rows, cols = g.slice(tiles, 0, 1, 0), g.slice(tiles, 1, 2, 0)
+    batch, tile, one = g.slice(grid.padded_shape, 0, 1, 0), g.i64(TILE), g.i64(1)
+    spread = g.op("Concat", batch, rows, tile, cols, tile, axis=0)
+    grid_shape = g.op("Concat", batch, rows, one, cols, one, axis=0)
+    expanded = g.op("Expand", g.op("Reshape", per_tile, grid_shape), spread)
+    padded = g.op("Reshape", expanded, grid.padded_shape)
+    return g.op("Slice", padded, g.i64(0, 0), g.slice(grid.shape, 1, 3, 0), g.i64(1, 2))
 
 
 def _kept(g: Graph, ids: str) -> str:

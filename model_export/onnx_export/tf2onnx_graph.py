@@ -1,5 +1,6 @@
 """The `Graph` builder's interface over tf2onnx's graph, so our lowerings run inside handlers."""
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,4 +24,21 @@ class Tf2onnxGraph(Graph):
     def op(self, op_type: str, *inputs: str, name: str | None = None, **attrs: Any) -> str:
         outputs = None if name is None else [name]
         node = self.ctx.make_node(op_type, list(inputs), attr=attrs, outputs=outputs)
+        return str(node.output[0])
+
+    def if_else(
+        self,
+        condition: str,
+        then: Callable[[Graph], str],
+        otherwise: Callable[[Graph], str],
+        dtype: int,
+        rank: int,
+    ) -> str:
+        branches = {}
+        for attribute, build in (("then_branch", then), ("else_branch", otherwise)):
+            body = self.ctx.create_new_graph_with_same_config()
+            body.parent_graph = self.ctx
+            body.add_graph_output(build(Tf2onnxGraph(body)), dtype, [-1] * rank)
+            branches[attribute] = body
+        node = self.ctx.make_node("If", [condition], branches=branches, dtypes=[dtype])
         return str(node.output[0])

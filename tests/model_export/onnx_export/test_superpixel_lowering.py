@@ -69,13 +69,36 @@ def test_max_is_exact_on_a_batch_with_empty_and_ignored_ids() -> None:
 
 
 @pytest.mark.parametrize("mode", ["average", "max"])
-def test_compact_superpixels_pooled_by_tiles_match_the_reference(mode: str) -> None:
+@pytest.mark.parametrize("height, width", [(37, 45), (36, 44), (36, 45), (2, 3)])
+def test_compact_superpixels_pooled_by_tiles_match_the_reference(
+    mode: str, height: int, width: int
+) -> None:
     # Blocks of 8 x 8 ids: most 4 x 4 tiles hold one superpixel and are pooled in place; the
-    # map's size is no multiple of 4 and some pixels are ignored, inside tiles too.
-    rows, cols = np.mgrid[0:37, 0:45] // 8
+    # map's sides are multiples of 4 (pooled as they are) or not (padded first), and some
+    # pixels are ignored, inside tiles too.
+    rows, cols = np.mgrid[0:height, 0:width] // 8
     ids = np.stack([rows * 6 + cols, (rows * 6 + cols) % 5])
     ids[RNG.random(ids.shape) < 0.05] = -1
-    x = RNG.normal(size=(2, 37, 45, 8)).astype(np.float32)
+    x = RNG.normal(size=(2, height, width, 8)).astype(np.float32)
     x[ids == -1] = np.where(RNG.random(x[ids == -1].shape) < 0.5, np.inf, np.nan)  # never seen
     expected = reference.superpixel_pool(np.where(ids[..., None] < 0, 0, x), ids, mode)
     np.testing.assert_allclose(run(mode, x, ids), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["average", "max"])
+def test_non_finite_kept_values_pooled_in_tiles_like_the_layer(mode: str) -> None:
+    # Whole tiles of one superpixel holding inf, -inf or NaN among kept pixels and ignored
+    # ones: a sum sees them as the layer's segment sum does, a maximum as its segment max.
+    ids = np.zeros((1, 8, 8), np.int64)
+    ids[0, :, 4:] = 1
+    ids[0, 0, 0] = ids[0, 5, 6] = -1
+    x = RNG.normal(size=(1, 8, 8, 3)).astype(np.float32)
+    x[0, 1, 1, 0] = np.inf
+    x[0, 2, 5, 1] = -np.inf
+    x[0, 0, 0] = np.nan  # ignored
+    out = run(mode, x, ids)
+    expected = reference.superpixel_pool(np.where(ids[..., None] < 0, 0, x), ids, mode)
+    np.testing.assert_array_equal(np.isposinf(out), np.isposinf(expected))
+    np.testing.assert_array_equal(np.isneginf(out), np.isneginf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(out[finite], expected[finite], rtol=1e-6)
