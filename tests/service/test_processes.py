@@ -59,7 +59,7 @@ def test_processes_serve_one_port_and_their_metrics_add_up() -> None:
             for _ in range(6)
         ]
         assert [a.status_code for a in answers] == [200] * 6
-        assert all(a.json() == answers[0].json() for a in answers)
+        assert all(a.json()["regions"] == answers[0].json()["regions"] for a in answers)
         assert (
             metric(base, 'regionserve_requests_total{route="/classify-regions",status="200"}') == 6
         )
