@@ -2,17 +2,17 @@
 
 Scattering costs onnxruntime ~8 ns per value on the CPU, so as few values as possible are
 scattered. Superpixels are compact: most T x T tiles of the map hold one superpixel (and
-ignored pixels). Such a tile is reduced in place first and scattered as one row; only the
-pixels of tiles that straddle a border are scattered one by one. Rows go into a flat
-(B * S * C) table, one index per value: no Unique, no one-hot, linear in pixels. ScatterND
-would move whole C-channel rows, but onnxruntime's CPU kernel splits repeated indices across
-threads and loses updates.
+ignored pixels), and so do many 2T x 2T blocks. Such a block, or else such a tile, is reduced
+in place first and scattered as one row; only the pixels of tiles that straddle a border are
+scattered one by one. Rows go into a flat (B * S * C) table, one index per value: no Unique,
+no one-hot, linear in pixels. ScatterND would move whole C-channel rows, but onnxruntime's
+CPU kernel splits repeated indices across threads and loses updates.
 
 The features are read twice: once to make ignored pixels neutral (a 0/1 multiply, or adding
 -inf for max), once to reduce the tiles, rows of tiles first (a reduction over the middle axis
 of (B * H / T, T, W * C), which onnxruntime runs at memory speed), then the tiles' columns on a
-quarter of the data. A map whose sides are no multiples of T is padded first, inside an If, so
-a map that needs no padding is never copied.
+quarter of the data; blocks are reduced from the tiles. A map whose sides are no multiples of
+2T is padded first, inside an If, so a map that needs no padding is never copied.
 """
 
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from model_export.onnx_export.graph import FLOAT, INT64, IR_VERSION, OPSET, Grap
 LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
 MARK = np.iinfo(np.int64).max - 1  # no segment: B * S is far smaller
 TILE = 4  # pixels per tile side: 16x fewer rows to scatter where a tile is one superpixel
+BLOCK = 2  # tiles per block side: 4x fewer again where a block is one superpixel
 
 
 def superpixel_pool(g: Graph, nhwc: str, superpixels: str, mode: str) -> str:
@@ -42,15 +43,28 @@ def superpixel_pool(g: Graph, nhwc: str, superpixels: str, mode: str) -> str:
     segment = g.op("Where", kept, g.op("Add", ids, offset), g.const(np.int64(-1)))  # (B, H, W)
     rows = _rows(g, nhwc, channels)
     grid = _grid(g, shape)
-    marked = _mark_non_finite_ignored(g, segment, kept, rows)
+    # A sum shows an ignored inf or NaN (0 * inf) as NaN; onnxruntime's ReduceMax may not.
+    marked = segment if mode == "average" else _mark_non_finite_ignored(g, segment, kept, rows)
     tiles = _tiles(g, _neutral(g, nhwc, kept, mode), marked, grid, channels, mode)
-    alone = g.op("And", kept, g.op("Not", _per_pixel(g, tiles.single, grid)))
-    alone_rows = g.op("Compress", rows, g.op("Reshape", alone, g.i64(-1)), axis=0)
-    alone_segments = _compress(g, segment, alone)
-    segments = g.op("Concat", _compress(g, tiles.segment, tiles.single), alone_segments, axis=0)
-    pooled_rows = g.op("Concat", tiles.rows, alone_rows, axis=0)
-    ones = g.op("ConstantOfShape", g.op("Shape", alone_segments), value=_scalar(1.0))
-    members = g.op("Concat", tiles.members, ones, axis=0)
+    blocks = _blocks(g, tiles, grid, channels, mode)
+    tile_alone = g.op(
+        "And", tiles.single, g.op("Not", _spread(g, blocks.single, grid, TILE, BLOCK))
+    )
+    pixel_alone = g.op("And", kept, g.op("Not", _per_pixel(g, tiles.single, grid)))
+    pixel_rows = g.op("Compress", rows, g.op("Reshape", pixel_alone, g.i64(-1)), axis=0)
+    pixel_segments = _compress(g, segment, pixel_alone)
+    ones = g.op("ConstantOfShape", g.op("Shape", pixel_segments), value=_scalar(1.0))
+    parts = [(blocks, blocks.single), (tiles, tile_alone)]
+    segments = g.op(
+        "Concat", *[_compress(g, u.segment, keep) for u, keep in parts], pixel_segments, axis=0
+    )
+    pooled_rows = g.op(
+        "Concat",
+        *[g.op("Compress", u.pooled, keep, axis=0) for u, keep in parts],
+        pixel_rows,
+        axis=0,
+    )
+    members = g.op("Concat", *[_compress(g, u.members, keep) for u, keep in parts], ones, axis=0)
     pooled = _pool_segments(
         g, segments, pooled_rows, members, g.op("Mul", batch, count), channels, mode
     )
@@ -95,7 +109,7 @@ class _Grid:
 
 
 def _grid(g: Graph, shape: str) -> _Grid:
-    tile = g.const(np.int64(TILE))
+    tile = g.const(np.int64(TILE * BLOCK))  # whole blocks
     sides = g.slice(shape, 1, 3, 0)
     pads = g.op("Mod", g.op("Sub", tile, g.op("Mod", sides, tile)), tile)
     padded_shape = g.op("Concat", g.slice(shape, 0, 1, 0), g.op("Add", sides, pads), axis=0)
@@ -118,33 +132,51 @@ def _pad_map(g: Graph, map_: str, grid: _Grid, fill: int) -> str:
 
 
 @dataclass(frozen=True)
-class _Tiles:
-    segment: str  # (N,): the segment of each tile that holds one
-    single: str  # (N,): whether the tile's kept pixels are all of one segment
-    rows: str  # (n, C): the pooled features of the single tiles
-    members: str  # (n,): their kept pixel counts
+class _Squares:
+    """Squares of the map (tiles or blocks), N of them in raster order."""
+
+    segment: str  # (N,): the largest segment in the square (or MARK, or -1)
+    lowest: str  # (N,): the smallest counted segment (int64 max if none)
+    members: str  # (N,): counted pixels (kept or marked)
+    pooled: str  # (N, C): sum or maximum of the neutral features
+    single: str  # (N,): pooled in place: its counted pixels are of one segment, none marked
 
 
-def _tiles(g: Graph, features: str, marked: str, grid: _Grid, channels: str, mode: str) -> _Tiles:
-    """The N = B * Hp / T * Wp / T tiles of the map, in raster order."""
+def _tiles(g: Graph, features: str, marked: str, grid: _Grid, channels: str, mode: str) -> _Squares:
     padded = _pad_map(g, marked, grid, -1)
     width = g.dim(grid.padded_shape, 2)
     counted = _kept(g, padded)  # kept or marked
-    highest = _per_tile(g, "ReduceMax", padded, width)
+    highest = _squares(g, "ReduceMax", padded, width, TILE)
     big = g.const(np.int64(np.iinfo(np.int64).max))
-    lowest = _per_tile(g, "ReduceMin", g.op("Where", counted, padded, big), width)
-    members = _per_tile(g, "ReduceSum", g.cast(counted, FLOAT), width)
-    # One segment and no mark (never so when all pixels are ignored): a tile that is not
-    # exact here goes pixel by pixel, which always is.
-    unmarked = g.op("Less", highest, g.const(np.int64(MARK)))
-    single = g.op("And", g.op("Equal", lowest, highest), unmarked)
+    lowest = _squares(g, "ReduceMin", g.op("Where", counted, padded, big), width, TILE)
+    members = _squares(g, "ReduceSum", g.cast(counted, FLOAT), width, TILE)
     pooled = _pool_tiles(g, features, grid, width, channels, mode)
-    return _Tiles(
-        highest,
-        single,
-        g.op("Compress", pooled, single, axis=0),
-        g.op("Compress", members, single, axis=0),
+    # A tile that is not exact here goes pixel by pixel, which always is.
+    return _Squares(highest, lowest, members, pooled, _single(g, highest, lowest, pooled, mode))
+
+
+def _blocks(g: Graph, tiles: _Squares, grid: _Grid, channels: str, mode: str) -> _Squares:
+    """BLOCK x BLOCK tiles, single as a tile is (then so are its tiles that are not empty);
+    the single tiles of the other blocks are pooled one by one."""
+    width = g.op("Div", g.dim(grid.padded_shape, 2), g.const(np.int64(TILE)))
+    highest = _squares(g, "ReduceMax", tiles.segment, width, BLOCK)
+    lowest = _squares(g, "ReduceMin", tiles.lowest, width, BLOCK)
+    members = _squares(g, "ReduceSum", tiles.members, width, BLOCK)
+    reduce = "ReduceSum" if mode == "average" else "ReduceMax"
+    pooled = _squares(g, reduce, tiles.pooled, width, BLOCK, channels)
+    return _Squares(highest, lowest, members, pooled, _single(g, highest, lowest, pooled, mode))
+
+
+def _single(g: Graph, highest: str, lowest: str, pooled: str, mode: str) -> str:
+    """One segment (never so when all pixels are ignored), no mark, and for a sum no NaN
+    from an ignored pixel."""
+    single = g.op(
+        "And", g.op("Equal", lowest, highest), g.op("Less", highest, g.const(np.int64(MARK)))
     )
+    if mode == "max":
+        return single
+    nan = g.op("IsNaN", g.op("ReduceSum", pooled, g.i64(1), keepdims=0))
+    return g.op("And", single, g.op("Not", nan))
 
 
 def _pool_tiles(g: Graph, features: str, grid: _Grid, width: str, channels: str, mode: str) -> str:
@@ -153,10 +185,7 @@ def _pool_tiles(g: Graph, features: str, grid: _Grid, width: str, channels: str,
     reduce = "ReduceSum" if mode == "average" else "ReduceMax"
 
     def pool(b: Graph, x: str) -> str:
-        band = b.op("Concat", b.i64(-1, TILE), b.unsqueeze(b.op("Mul", width, channels), 0), axis=0)
-        band_rows = b.op(reduce, b.op("Reshape", x, band), b.i64(1), keepdims=0)  # (B*Hp/T, Wp*C)
-        tile = b.op("Concat", b.i64(-1, TILE), b.unsqueeze(channels, 0), axis=0)
-        return b.op(reduce, b.op("Reshape", band_rows, tile), b.i64(1), keepdims=0)
+        return _squares(b, reduce, x, width, TILE, channels)
 
     def padded(b: Graph) -> str:
         pads = b.op("Concat", b.i64(0, 0, 0, 0, 0), grid.pads, b.i64(0), axis=0)
@@ -166,22 +195,35 @@ def _pool_tiles(g: Graph, features: str, grid: _Grid, width: str, channels: str,
     return g.if_else(grid.whole, lambda b: pool(b, features), padded, FLOAT, 2)
 
 
-def _per_tile(g: Graph, reduce: str, map_: str, width: str) -> str:
-    """(B, Hp, Wp) -> (N,): `reduce` over each tile, its rows first."""
-    bands = g.op("Reshape", map_, g.op("Concat", g.i64(-1, TILE), g.unsqueeze(width, 0), axis=0))
-    band_rows = g.op(reduce, bands, g.i64(1), keepdims=0)  # (B * Hp / T, Wp)
-    return g.op(reduce, g.op("Reshape", band_rows, g.i64(-1, TILE)), g.i64(1), keepdims=0)
+def _squares(
+    g: Graph, reduce: str, x: str, width: str, side: int, channels: str | None = None
+) -> str:
+    """`reduce` over each side x side square of a map `width` wide (of C channels or none),
+    its rows first: a reduction over the middle axis of (rows / side, side, width * C), which
+    onnxruntime runs at memory speed, then over (squares, side, C) on 1 / side of the data."""
+    inner = [] if channels is None else [g.unsqueeze(channels, 0)]
+    band_width = width if channels is None else g.op("Mul", width, channels)
+    bands = g.op("Concat", g.i64(-1, side), g.unsqueeze(band_width, 0), axis=0)
+    band_rows = g.op(reduce, g.op("Reshape", x, bands), g.i64(1), keepdims=0)
+    squares = g.op("Reshape", band_rows, g.op("Concat", g.i64(-1, side), *inner, axis=0))
+    return g.op(reduce, squares, g.i64(1), keepdims=0)
+
+
+def _spread(g: Graph, per_square: str, grid: _Grid, unit: int, side: int) -> str:
+    """Values of squares of side x side units (of unit x unit pixels) -> values of their
+    units, both in raster order."""
+    size = unit * side
+    squares = g.op("Div", g.slice(grid.padded_shape, 1, 3, 0), g.i64(size, size))
+    rows = g.op("Mul", g.slice(grid.padded_shape, 0, 1, 0), g.slice(squares, 0, 1, 0))
+    cols, step, one = g.slice(squares, 1, 2, 0), g.i64(side), g.i64(1)
+    coarse = g.op("Reshape", per_square, g.op("Concat", rows, one, cols, one, axis=0))
+    fine = g.op("Expand", coarse, g.op("Concat", rows, step, cols, step, axis=0))
+    return g.op("Reshape", fine, g.i64(-1))
 
 
 def _per_pixel(g: Graph, per_tile: str, grid: _Grid) -> str:
-    """(N,) -> (B, H, W): each pixel gets its tile's value."""
-    tiles = g.op("Div", g.slice(grid.padded_shape, 1, 3, 0), g.i64(TILE, TILE))
-    rows, cols = g.slice(tiles, 0, 1, 0), g.slice(tiles, 1, 2, 0)
-    batch, tile, one = g.slice(grid.padded_shape, 0, 1, 0), g.i64(TILE), g.i64(1)
-    spread = g.op("Concat", batch, rows, tile, cols, tile, axis=0)
-    grid_shape = g.op("Concat", batch, rows, one, cols, one, axis=0)
-    expanded = g.op("Expand", g.op("Reshape", per_tile, grid_shape), spread)
-    padded = g.op("Reshape", expanded, grid.padded_shape)
+    """(N,) values of tiles -> (B, H, W): each pixel gets its tile's value."""
+    padded = g.op("Reshape", _spread(g, per_tile, grid, 1, TILE), grid.padded_shape)
     return g.op("Slice", padded, g.i64(0, 0), g.slice(grid.shape, 1, 3, 0), g.i64(1, 2))
 
 

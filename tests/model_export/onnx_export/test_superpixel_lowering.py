@@ -102,3 +102,21 @@ def test_non_finite_kept_values_pooled_in_tiles_like_the_layer(mode: str) -> Non
     np.testing.assert_array_equal(np.isneginf(out), np.isneginf(expected))
     finite = np.isfinite(expected)
     np.testing.assert_allclose(out[finite], expected[finite], rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["average", "max"])
+def test_blocks_with_ignored_tiles_match_the_reference(mode: str) -> None:
+    # 8 x 8 blocks of one superpixel are pooled whole; a block holding a tile of ignored inf
+    # and NaN is not (its tiles and pixels are), one holding a tile of ignored finite values is.
+    ids = np.zeros((2, 16, 24), np.int64)
+    ids[:, :, 8:] = 1
+    ids[:, 8:, 16:] = 2
+    ids[:, 0:4, 0:4] = -1
+    ids[:, 8:12, 12:16] = -1
+    ids[1, 9, 17] = 0  # a pixel of another superpixel inside a block
+    x = RNG.normal(size=(2, 16, 24, 5)).astype(np.float32)
+    x[:, 0:4, 0:4] = np.inf
+    x[:, 1, 1] = np.nan
+    expected = reference.superpixel_pool(np.where(ids[..., None] < 0, 0, x), ids, mode)
+    # sums in another order than the reference's: as close as float32 rounding allows
+    np.testing.assert_allclose(run(mode, x, ids), expected, rtol=1e-6, atol=1e-6)
