@@ -119,16 +119,20 @@ def _grid(g: Graph, shape: str) -> _Grid:
 
 def _pad_map(g: Graph, map_: str, grid: _Grid, fill: int) -> str:
     """(B, H, W) int64 -> (B, Hp, Wp) with `fill` past the map, by Gather and Where (the CUDA
-    provider's Pad has no int64 kernel)."""
-    one = g.const(np.int64(1))
-    inside = []
-    for axis in (1, 2):
-        side = g.dim(grid.shape, axis)
-        positions = g.op("Range", g.const(np.int64(0)), g.dim(grid.padded_shape, axis), one)
-        map_ = g.op("Gather", map_, g.op("Min", positions, g.op("Sub", side, one)), axis=axis)
-        inside.append(g.op("Less", positions, side))
-    within = g.op("And", g.unsqueeze(inside[0], 1), g.unsqueeze(inside[1], 0))  # (Hp, Wp)
-    return g.op("Where", within, map_, g.const(np.int64(fill)))
+    provider's Pad has no int64 kernel), only where the map needs it."""
+
+    def padded(b: Graph) -> str:
+        one = b.const(np.int64(1))
+        x, inside = map_, []
+        for axis in (1, 2):
+            side = b.dim(grid.shape, axis)
+            positions = b.op("Range", b.const(np.int64(0)), b.dim(grid.padded_shape, axis), one)
+            x = b.op("Gather", x, b.op("Min", positions, b.op("Sub", side, one)), axis=axis)
+            inside.append(b.op("Less", positions, side))
+        within = b.op("And", b.unsqueeze(inside[0], 1), b.unsqueeze(inside[1], 0))  # (Hp, Wp)
+        return b.op("Where", within, x, b.const(np.int64(fill)))
+
+    return g.if_else(grid.whole, lambda b: b.op("Identity", map_), padded, INT64, 3)
 
 
 @dataclass(frozen=True)
