@@ -120,3 +120,65 @@ def test_blocks_with_ignored_tiles_match_the_reference(mode: str) -> None:
     expected = reference.superpixel_pool(np.where(ids[..., None] < 0, 0, x), ids, mode)
     # sums in another order than the reference's: as close as float32 rounding allows
     np.testing.assert_allclose(run(mode, x, ids), expected, rtol=1e-6, atol=1e-6)
+
+
+# The types onnxruntime's CUDA provider has kernels for (docs/OperatorKernels.md of
+# onnxruntime, CUDAExecutionProvider, opset 18), for the ops whose list is not "every type";
+# the type checked is the data input's (Where: X).
+F, D, H = onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16
+I32, I64, BOOL = onnx.TensorProto.INT32, onnx.TensorProto.INT64, onnx.TensorProto.BOOL
+NUMBERS = {F, D, H, I32, I64}
+CUDA_TYPES = {
+    "Pad": {BOOL, D, F, H},
+    "IsNaN": {F, D, H},
+    "Where": NUMBERS,
+    "ReduceMax": NUMBERS,
+    "ReduceMin": NUMBERS,
+    "ReduceSum": NUMBERS,
+    "Range": NUMBERS - {H},
+    "Mod": NUMBERS,
+    "Min": NUMBERS,
+    "Max": NUMBERS,
+    "Equal": NUMBERS | {BOOL},
+    "Less": NUMBERS,
+    "Greater": NUMBERS,
+    "GreaterOrEqual": NUMBERS,
+    "Add": NUMBERS,
+    "Sub": NUMBERS,
+    "Mul": NUMBERS,
+    "Div": NUMBERS,
+    "And": {BOOL},
+    "Not": {BOOL},
+    "Or": {BOOL},
+    "If": {BOOL},
+}
+ANY_TYPE = {"Cast", "Compress", "Concat", "ConstantOfShape", "Expand", "Gather", "Identity"}
+ANY_TYPE |= {"Reshape", "ScatterElements", "Shape", "Size", "Slice", "Squeeze", "Unsqueeze"}
+
+
+def _nodes_and_types(graph: onnx.GraphProto, types: dict[str, int]) -> list:
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        types[value.name] = value.type.tensor_type.elem_type
+    types.update({t.name: t.data_type for t in graph.initializer})
+    found = []
+    for node in graph.node:
+        found.append(node)
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                found += _nodes_and_types(attribute.g, types)
+    return found
+
+
+@pytest.mark.parametrize("mode", ["average", "max"])
+def test_every_op_has_a_cuda_kernel_for_its_type(mode: str) -> None:
+    proto = onnx.shape_inference.infer_shapes(superpixel_model(mode), check_type=True)
+    types: dict[str, int] = {}
+    nodes = _nodes_and_types(proto.graph, types)
+    missing = []
+    for node in nodes:
+        if node.op_type in ANY_TYPE:
+            continue
+        data = node.input[1 if node.op_type == "Where" else 0]
+        if types.get(data) not in CUDA_TYPES.get(node.op_type, set()):
+            missing.append((node.op_type, types.get(data)))
+    assert not missing, missing
