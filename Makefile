@@ -37,7 +37,12 @@ lint: $(VENV)/.all
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The page's browser tests drive Debian's chromium through its chromedriver (CI runs as root).
+/usr/bin/chromedriver:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+test: lint /usr/bin/chromedriver
 	$(BIN)/pytest
 
 dataset train export verify: $(VENV)/.all

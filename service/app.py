@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.disconnect import CancelOnDisconnect
+from service.docs_pages import include_docs
 from service.errors import install_error_handlers
 from service.metrics import Metrics
-from service.openapi import document_classify_regions
+from service.openapi import include_openapi
+from service.page import include_page
 from service.predictor import Predictor
 from service.request_metrics import RequestMetrics
 from service.routes import classify_regions_route, router
@@ -39,10 +41,19 @@ def create_app(
         yield
         await runtime.stop()
 
-    app = FastAPI(title="RegionServe", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="RegionServe",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,  # service.openapi serves it, docs_pages the pages, without a CDN
+        docs_url=None,
+        redoc_url=None,
+    )
     app.router.routes.insert(0, classify_regions_route)  # the hot route is matched first
     app.include_router(router)
-    document_classify_regions(app)
+    include_openapi(app, settings)
+    include_docs(app)
+    include_page(app)
     install_error_handlers(app)
     include_v2(app)  # after: the /v2 paths answer errors with their own body
 

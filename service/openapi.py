@@ -1,143 +1,214 @@
-"""The OpenAPI entry of POST /classify-regions, which parses its own body and so has no
-signature for FastAPI to derive one from. The other routes are derived as usual."""
+"""GET /openapi.json: FastAPI's derived document, completed with what it cannot derive. The
+routes that build their own bodies get their schemas (`service.openapi_schemas`); every route
+gets a tag, a summary and its errors; bounds are those the server applies to the model served
+(top_k, modes, boxes, extra inputs), and examples are that model's own answers."""
 
+import copy
+import json
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from service import routes
 from service.errors import PROBLEM_JSON
-from service.pipeline import MODES
+from service.openapi_schemas import (
+    BASE64_PATTERN,
+    BOX,
+    HEALTH,
+    MODE,
+    MODEL,
+    PROBLEM,
+    READY,
+    REGIONS,
+    Schema,
+)
 from service.request_parsing import DEFAULT_TOP_K
+from service.runtime import ModelRuntime
+from service.settings import Settings
 
-BOX = {
-    "type": "array",
-    "items": {"type": "number"},
-    "minItems": 4,
-    "maxItems": 4,
-    "description": "[x1, y1, x2, y2] in pixels of the image as displayed (EXIF applied)",
-}
-TOP_K = {"type": "integer", "minimum": 1, "default": DEFAULT_TOP_K}
-MODE = {
-    "type": "string",
-    "enum": list(MODES),
-    "description": "default: 'boxes' when boxes are given, else 'proposals'",
+OPENAPI_PATH = "/openapi.json"
+# POST /classify-regions on models/example.png, recorded from the shipped model; shown only
+# while that model (same name and version) is served.
+RECORDED_EXAMPLE = Path(__file__).with_name("openapi_example.json")
+TAGS = [
+    {
+        "name": "regions",
+        "description": "The region API: labels and class scores for regions "
+        "of an image (given boxes, proposals or superpixels). The page at / uses it.",
+    },
+    {"name": "health", "description": "Probes for orchestrators and load balancers."},
+    {"name": "operations", "description": "Prometheus metrics."},
+]
+NOT_READY = {
+    "type": "about:blank",
+    "title": "Model not ready",
+    "status": 503,
+    "detail": "the model is warming up (self-test not run yet)",
 }
 
-SCORE = {
-    "type": "object",
-    "properties": {"label": {"type": "string"}, "score": {"type": "number"}},
-}
-REGION = {
-    "type": "object",
-    "required": ["index", "box", "label", "score", "top_k"],
-    "properties": {
-        "index": {"type": "integer"},
-        "box": BOX,
-        "label": {"type": "string"},
-        "score": {"type": "number"},
-        "top_k": {"type": "array", "items": SCORE},
-        "mask": {
-            "type": "object",
-            "description": "superpixels mode: COCO run-length encoding",
-            "properties": {
-                "size": {"type": "array", "items": {"type": "integer"}},
-                "counts": {"type": "string"},
+
+def _problem(description: str, example: dict[str, Any] | None = None) -> Schema:
+    media: Schema = {"schema": PROBLEM}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {PROBLEM_JSON: media}}
+
+
+def _unavailable(when: str) -> Schema:
+    answer = _problem(f"{when}; see Retry-After", NOT_READY)
+    answer["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+    return answer
+
+
+def _json(schema: Schema, description: str, example: Any = None) -> Schema:
+    media: Schema = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
+
+
+def _simple_routes(ready: Any, model: Any) -> dict[str, Schema]:
+    return {
+        "/healthz": {
+            "tags": ["health"],
+            "summary": "Liveness: 200 while the process serves",
+            "responses": {
+                "200": _json(HEALTH, "The process serves", {"status": "ok"}),
+                "503": _unavailable("Over max_connections, or shutting down"),
             },
         },
-    },
-}
-REGIONS = {
-    "type": "object",
-    "properties": {
-        "model": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
-        },
-        "image": {
-            "type": "object",
-            "properties": {"width": {"type": "integer"}, "height": {"type": "integer"}},
-        },
-        "mode": MODE,
-        "regions": {"type": "array", "items": REGION},
-        "timing_ms": {"type": "object", "additionalProperties": {"type": "number"}},
-    },
-}
-PROBLEM = {
-    "type": "object",
-    "description": "RFC 9457 problem details",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-    },
-}
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM}}}
-
-
-CLASSIFY_REGIONS = {
-    "summary": "Classify regions of an image",
-    "description": "One region per given box, per proposal, or per superpixel, with class scores.",
-    "operationId": "classify_regions",
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image"],
-                    "properties": {
-                        "image": {"type": "string", "format": "binary"},
-                        "boxes": {
-                            "type": "string",
-                            "description": "JSON [[x1, y1, x2, y2], ...]",
-                        },
-                        "top_k": TOP_K,
-                        "mode": MODE,
-                    },
-                }
-            },
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "image": {"type": "string", "contentEncoding": "base64"},
-                        "boxes": {"type": "array", "items": BOX},
-                        "top_k": TOP_K,
-                        "mode": MODE,
-                    },
-                }
+        "/readyz": {
+            "tags": ["health"],
+            "summary": "Readiness: the model is loaded, warmed up and passed its self-test",
+            "responses": {
+                "200": _json(READY, "Ready, with the provider in use", ready),
+                "503": _unavailable("Not ready yet, over max_connections, or shutting down"),
             },
         },
-    },
-    "responses": {
-        "200": {
-            "description": "Regions with their labels and class scores",
-            "content": {"application/json": {"schema": REGIONS}},
+        "/metrics": {
+            "tags": ["operations"],
+            "summary": "Prometheus metrics (text exposition format)",
+            "responses": {
+                "200": {
+                    "description": "Every metric of the README's table",
+                    "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                },
+                "503": _unavailable("The model is not loaded, or shutting down"),
+            },
         },
-        "400": _problem("Unreadable image or malformed field"),
-        "413": _problem("Too many bytes, pixels or boxes"),
-        "415": _problem("Not multipart/form-data or application/json"),
-        "422": _problem("A value out of range"),
-        "503": _problem("Not ready, or overloaded (see Retry-After)"),
-    },
-}
+        "/v1/model": {
+            "tags": ["regions"],
+            "summary": "The model served: classes, modes, input limits, provider",
+            "responses": {
+                "200": _json(MODEL, "The model as it describes itself", model),
+                "503": _unavailable("The model is not loaded, or shutting down"),
+            },
+        },
+    }
 
 
-def document_classify_regions(app: FastAPI) -> None:
-    """FastAPI's own schema of the app, with the hand-written entry added once it is built."""
-    derived = app.openapi
+def _fields(runtime: ModelRuntime | None, settings: Settings, binary: bool) -> Schema:
+    """The request's fields, bounded as the pipeline checks them for the model served."""
+    limit = settings.max_top_k
+    modes = list(MODE["enum"])
+    extras: list[str] = []
+    if runtime is not None:
+        limit = min(limit, len(runtime.info.classes))
+        modes = list(runtime.info.modes)
+        extras = [extra.name for extra in runtime.info.extra_inputs]
+    boxes: Schema = {"type": "array", "items": BOX, "maxItems": settings.max_boxes}
+    image: Schema = {"type": "string", "description": "a JPEG, PNG, WebP, BMP, TIFF or GIF file"}
+    if binary:
+        image["format"] = "binary"
+        boxes = {"type": "string", "description": f"JSON {boxes}"}
+    else:
+        image.update(contentEncoding="base64", minLength=4, pattern=BASE64_PATTERN)
+    fields: Schema = {
+        "image": image,
+        "boxes": boxes,
+        "top_k": {"type": "integer", "minimum": 1, "maximum": limit, "default": DEFAULT_TOP_K},
+        "mode": {**MODE, "enum": modes},
+    }
+    for name in extras:
+        fields[name] = {"type": "string", "description": "the model's extra input, a .npy file"}
+        fields[name].update({"format": "binary"} if binary else {"contentEncoding": "base64"})
+    return fields
 
-    def openapi() -> dict[str, Any]:
-        schema = app.openapi_schema
-        if schema is None:
-            schema = derived()  # builds app.openapi_schema, kept for later calls
-            schema["paths"] = {"/classify-regions": {"post": CLASSIFY_REGIONS}, **schema["paths"]}
-        return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+def _classify_regions(runtime: ModelRuntime | None, settings: Settings) -> Schema:
+    recorded = json.loads(RECORDED_EXAMPLE.read_text())
+    example = None
+    if runtime is not None and recorded["response"]["model"] == {
+        "name": runtime.info.name,
+        "version": runtime.info.version,
+    }:
+        example = recorded["response"]
+    form = {"type": "object", "required": ["image"], "properties": _fields(runtime, settings, True)}
+    body = {
+        "type": "object",
+        "required": ["image"],
+        "additionalProperties": False,
+        "properties": _fields(runtime, settings, False),
+    }
+    return {
+        "tags": ["regions"],
+        "summary": "Classify regions of an image",
+        "description": "One region per given box (in their order), per proposal, or per "
+        "superpixel (with its mask), with labels and class scores. The example answer is "
+        f"the model's on models/example.png with the boxes {recorded['boxes']}.",
+        "operationId": "classify_regions",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": form},
+                "application/json": {"schema": body},
+            },
+        },
+        "responses": {
+            "200": _json(REGIONS, "Regions with their labels and class scores", example),
+            "400": _problem("Empty, unreadable or truncated image; a malformed field"),
+            "408": _problem("The body did not arrive within body_timeout_s"),
+            "413": _problem("Too many bytes, pixels or boxes"),
+            "415": _problem(
+                "Not multipart/form-data or application/json; an image format outside the six"
+            ),
+            "422": _problem("A value out of range: a box, top_k, a mode the model lacks"),
+            "503": _unavailable("Not ready, queue full, deadline passed, or shutting down"),
+        },
+    }
+
+
+async def build_openapi(app: FastAPI, derived: Schema, settings: Settings) -> Schema:
+    """The document for the model now served (bounds and examples need it ready)."""
+    runtime: ModelRuntime | None = getattr(app.state, "runtime", None)
+    if runtime is not None and not runtime.ready:
+        runtime = None
+    ready = model = None
+    if runtime is not None:
+        ready, model = await routes.readyz(runtime), await routes.model(runtime)
+    schema = copy.deepcopy(derived)
+    schema["tags"] = TAGS
+    paths = schema["paths"]
+    for path, entry in _simple_routes(ready, model).items():
+        paths[path]["get"].update(entry)
+    schema["paths"] = {"/classify-regions": {"post": _classify_regions(runtime, settings)}}
+    schema["paths"].update(paths)
+    return schema
+
+
+def include_openapi(app: FastAPI, settings: Settings) -> None:
+    """For an app built with `openapi_url=None`: the document, built once per model served."""
+    built: dict[int, Schema] = {}
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        runtime = getattr(request.app.state, "runtime", None)
+        key = id(runtime) if runtime is not None and runtime.ready else 0
+        schema = built.get(key) or await build_openapi(app, app.openapi(), settings)
+        if key:
+            built.clear()
+            built[key] = schema
+        return JSONResponse(schema)

@@ -1,55 +1,141 @@
-"""/openapi.json documents POST /classify-regions as it really answers."""
+"""/openapi.json documents every route as it really answers: real answers validate against
+the documented schemas, bounds are those the server applies, examples are the served model's."""
 
+import base64
+import json
 from typing import Any
 
+import jsonschema
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.service.conftest import png_bytes
+from tests.service.openapi_example import EXAMPLE_IMAGE, RECORD, answer
+
+ROUTES = {
+    ("/classify-regions", "post"),
+    ("/healthz", "get"),
+    ("/readyz", "get"),
+    ("/metrics", "get"),
+    ("/v1/model", "get"),
+}
 
 
-def classify_regions_entry(client: TestClient) -> dict[str, Any]:
+def document(client: TestClient) -> dict[str, Any]:
     response = client.get("/openapi.json")
     assert response.status_code == 200
-    paths = response.json()["paths"]
-    assert {"/healthz", "/readyz", "/metrics", "/v1/model"} <= set(paths)
-    entry: dict[str, Any] = paths["/classify-regions"]["post"]
+    schema: dict[str, Any] = response.json()
+    return schema
+
+
+def operation(client: TestClient, path: str, method: str = "get") -> dict[str, Any]:
+    entry: dict[str, Any] = document(client)["paths"][path][method]
     return entry
 
 
+def check(schema: dict[str, Any], instance: Any) -> None:
+    jsonschema.Draft202012Validator(schema).validate(instance)
+
+
+def body_schema(client: TestClient, form: str) -> dict[str, Any]:
+    content = operation(client, "/classify-regions", "post")["requestBody"]["content"]
+    schema: dict[str, Any] = content[form]["schema"]
+    return schema
+
+
+def test_every_route_is_tagged_summarised_and_has_its_errors(client: TestClient) -> None:
+    schema = document(client)
+    found = {(path, method) for path, ops in schema["paths"].items() for method in ops}
+    assert found == ROUTES
+    tags = {tag["name"] for tag in schema["tags"]}
+    for path, method in ROUTES:
+        entry = schema["paths"][path][method]
+        assert entry["tags"] and set(entry["tags"]) <= tags, path
+        assert len(entry["summary"].split()) >= 3, path  # not FastAPI's "Readyz"
+        assert "503" in entry["responses"], path
+        unavailable = entry["responses"]["503"]
+        assert "Retry-After" in unavailable["headers"]
+        check(unavailable["content"]["application/problem+json"]["schema"], client_problem())
+
+
+def client_problem() -> dict[str, Any]:
+    return {"type": "about:blank", "title": "Model not ready", "status": 503, "detail": "x"}
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/v1/model"])
+def test_json_answers_match_their_schema_and_example(client: TestClient, path: str) -> None:
+    documented = operation(client, path)["responses"]["200"]["content"]["application/json"]
+    real = client.get(path).json()
+    check(documented["schema"], real)
+    assert documented["example"] == real  # the model served, as it describes itself
+
+
+def test_metrics_are_documented_as_text(client: TestClient) -> None:
+    content = operation(client, "/metrics")["responses"]["200"]["content"]
+    [media_type] = content
+    real = client.get("/metrics")
+    assert real.headers["content-type"] == media_type
+    assert "regionserve_requests_total" in real.text
+
+
 def test_request_forms_and_modes_are_documented(client: TestClient) -> None:
-    body = classify_regions_entry(client)["requestBody"]["content"]
-    assert set(body) == {"multipart/form-data", "application/json"}
     modes = client.get("/v1/model").json()["input"]["modes"]
-    for form in body.values():
-        assert form["schema"]["required"] == ["image"]
-        assert form["schema"]["properties"]["mode"]["enum"] == modes
-    assert body["multipart/form-data"]["schema"]["properties"]["image"]["format"] == "binary"
+    for form in ("multipart/form-data", "application/json"):
+        schema = body_schema(client, form)
+        assert schema["required"] == ["image"]
+        assert schema["properties"]["mode"]["enum"] == modes
+    assert body_schema(client, "multipart/form-data")["properties"]["image"]["format"] == "binary"
 
 
-def test_documented_response_matches_a_real_answer(client: TestClient) -> None:
-    entry = classify_regions_entry(client)
-    documented = entry["responses"]["200"]["content"]["application/json"]["schema"]
-    region = documented["properties"]["regions"]["items"]
+def test_top_k_bounds_are_the_ones_the_server_applies(client: TestClient) -> None:
+    top_k = body_schema(client, "application/json")["properties"]["top_k"]
+    classes = len(client.get("/v1/model").json()["classes"])
+    assert (top_k["minimum"], top_k["maximum"]) == (1, classes)  # below the setting's 20
+    image = base64.b64encode(png_bytes(np.full((32, 32, 3), 90, np.uint8))).decode()
+    for value, status in ((top_k["maximum"], 200), (top_k["maximum"] + 1, 422), (0, 422)):
+        body = {"image": image, "boxes": [[2, 2, 30, 30]], "top_k": value}
+        assert client.post("/classify-regions", json=body).status_code == status, value
+
+
+def test_json_body_schema_accepts_what_the_server_accepts(client: TestClient) -> None:
+    schema = body_schema(client, "application/json")
+    image = base64.b64encode(EXAMPLE_IMAGE.read_bytes()).decode()
+    good = {"image": image, "boxes": [[125, 108, 144, 147]], "top_k": 2, "mode": "boxes"}
+    check(schema, good)
+    assert client.post("/classify-regions", json=good).status_code == 200
+    for bad in ({"image": ""}, {"image": image[:-1]}, {"image": "a b="}, {"image": image, "x": 1}):
+        with pytest.raises(jsonschema.ValidationError):
+            check(schema, bad)
+        assert client.post("/classify-regions", json=bad).status_code == 400, bad
+
+
+def test_documented_answers_match_real_ones(client: TestClient) -> None:
+    documented = operation(client, "/classify-regions", "post")["responses"]["200"]
+    schema = documented["content"]["application/json"]["schema"]
     image = png_bytes(np.full((64, 80, 3), 200, np.uint8))
-    for mode, boxes in (("boxes", "[[4, 4, 40, 40]]"), ("superpixels", None)):
-        data = {"mode": mode} | ({"boxes": boxes} if boxes else {})
-        answer = client.post("/classify-regions", files={"image": ("x.png", image)}, data=data)
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-        assert set(body) == set(documented["properties"])
-        assert body["regions"]
-        for found in body["regions"]:
-            assert set(region["required"]) <= set(found) <= set(region["properties"])
+    for fields in ({"boxes": "[[4, 4, 40, 40]]"}, {"mode": "superpixels"}, {"mode": "proposals"}):
+        real = client.post("/classify-regions", files={"image": ("x.png", image)}, data=fields)
+        assert real.status_code == 200, real.text
+        check(schema, real.json())
+
+
+def test_the_example_is_the_shipped_models_answer(client: TestClient) -> None:
+    record = json.loads(RECORD.read_text())
+    example = operation(client, "/classify-regions", "post")["responses"]["200"]["content"]
+    real = answer(client, record["boxes"], record["top_k"])
+    served = client.get("/v1/model").json()
+    if record["response"]["model"] == {"name": served["name"], "version": served["version"]}:
+        recorded = example["application/json"]["example"]
+        # If not, record it again: python -m tests.service.openapi_example
+        assert recorded["regions"] == real["regions"]
+        assert [r["label"] for r in real["regions"]] == record["digits"]
+    else:  # a model not recorded: no example rather than another model's
+        assert "example" not in example["application/json"]
 
 
 def test_documented_errors_are_problem_json(client: TestClient) -> None:
-    responses = classify_regions_entry(client)["responses"]
-    answer = client.post("/classify-regions", content=b"x", headers={"content-type": "text/plain"})
-    assert str(answer.status_code) in responses
-    problem = responses[str(answer.status_code)]["content"]["application/problem+json"]["schema"]
-    assert set(answer.json()) == set(problem["properties"])
-
-
-def test_swagger_ui_is_served(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 200
+    responses = operation(client, "/classify-regions", "post")["responses"]
+    answer_ = client.post("/classify-regions", content=b"x", headers={"content-type": "text/plain"})
+    problem = responses[str(answer_.status_code)]["content"]["application/problem+json"]
+    check(problem["schema"], answer_.json())
