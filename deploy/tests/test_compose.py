@@ -52,4 +52,4 @@ def test_compose_files_parse_with_the_gpu_reservation_reset() -> None:
     merged = subprocess.run(
         [COMPOSE, *FILES, "config"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    assert "nvidia" not in merged and "VARIANT: cpu" in merged
+    assert "nvidia" not in merged and "image: regionserve:cpu" in merged
