@@ -4,6 +4,7 @@ import sys
 
 from bench import (
     compare,
+    compression,
     export_zoo,
     gpu,
     roi_pooling,
@@ -19,6 +20,7 @@ BENCHMARKS = {
     "model": whole_model,
     "service": service_latency,
     "compare": compare,
+    "compression": compression,
     "gpu": gpu,
     "v2": v2_protocol,
     "export": export_zoo,

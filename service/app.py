@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from service.disconnect import CancelOnDisconnect
 from service.docs_pages import include_docs
 from service.errors import install_error_handlers
+from service.http_layers import add_http_layers
 from service.metrics import Metrics
 from service.openapi import include_openapi
 from service.page import include_page
@@ -59,4 +60,5 @@ def create_app(
 
     app.add_middleware(CancelOnDisconnect)  # inside RequestMetrics: it counts 499s
     app.add_middleware(RequestMetrics, metrics=metrics, routes=app.routes)
+    add_http_layers(app, settings)  # request ids, access log, CORS, gzip: outside the metrics
     return app

@@ -7,6 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from service.request_context import note_reason
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -58,6 +60,7 @@ def problem(
     all_headers = dict(headers or {})
     if retry_after is not None:
         all_headers["Retry-After"] = str(retry_after)
+    note_reason(detail)  # for the access log
     body = problem_body(status, title, detail)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=all_headers)
 

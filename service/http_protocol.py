@@ -25,7 +25,9 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from service.access_log import log_request
 from service.errors import PROBLEM_JSON, problem_body
+from service.request_context import REQUEST_ID_HEADER, REQUEST_RECORD, RequestRecord, new_request_id
 
 log = logging.getLogger("regionserve")
 
@@ -137,10 +139,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             cycle.disconnected = True  # the app's receive() now says http.disconnect
             cycle.message_event.set()
             detail = f"the request body did not arrive within {self.limits.body_s:g} s"
-            self._answer(408, "Request timeout", detail)
+            # The app's RequestLog writes this request's line, with the reason noted here.
+            request = cycle.scope["state"].get(REQUEST_RECORD)
+            self._answer(408, "Request timeout", detail, request=request)
 
-    def _answer(self, status: int, title: str, detail: str, retry_after: int | None = None) -> None:
-        """A problem+json answer written straight to the socket, then the connection closed."""
+    def _answer(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        retry_after: int | None = None,
+        request: RequestRecord | None = None,
+    ) -> None:
+        """A problem+json answer written straight to the socket, then the connection closed.
+        Without the `request` the app is serving, the answer gets an id and a log line here."""
+        record = request or RequestRecord(new_request_id())
+        record.reason = detail
         body = json.dumps(problem_body(status, title, detail)).encode()
         head = [STATUS_LINE[status]]
         headers = [
@@ -148,14 +162,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             (b"content-type", PROBLEM_JSON.encode()),
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
+            (REQUEST_ID_HEADER.lower().encode(), record.request_id.encode()),
         ]
         if retry_after is not None:
             headers.append((b"retry-after", str(retry_after).encode()))
         head += [name + b": " + value + b"\r\n" for name, value in headers]
         self.transport.write(b"".join([*head, b"\r\n", body]))
         self.transport.close()
-        if status != 503:
-            log.info("%s: %d %s", self.client or "a client", status, detail)
+        if request is None and status != 503:  # refused connections: _log_refusal
+            log_request("-", "-", status, None, record, self.client)
 
     def _log_refusal(self) -> None:
         """One warning a minute at most: a flood of refusals would flood the log too."""

@@ -3,9 +3,10 @@
 Starlette's `@app.middleware("http")` runs every request in an extra task and pipes the
 response through a memory stream; this wraps `send` instead and costs a function call.
 
-A client gone before its answer is counted 499, or 408 where the server cut its body off,
-and logged at INFO: the client's doing, not a server error. A request still unanswered when
-uvicorn's shutdown grace period ends (it cancels the task) is answered 503.
+A client gone before its answer is counted 499, or 408 where the server cut its body off:
+the client's doing, not a server error (the access log, `service.request_log`, says so).
+A request still unanswered when uvicorn's shutdown grace period ends (it cancels the task)
+is answered 503.
 """
 
 import asyncio
@@ -65,8 +66,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_note_status)
         except ClientDisconnect:  # the client's doing: counted apart, not an error
-            status = scope.get("state", {}).get(ANSWERED_BY_SERVER, CLIENT_CLOSED_REQUEST)
-            log.info("%s %s: %d, no answer sent", scope["method"], scope["path"], status)
+            status = unanswered_status(scope)
         except asyncio.CancelledError:  # uvicorn past its shutdown grace period
             if status is not None:
                 raise
@@ -81,14 +81,21 @@ class RequestMetrics:
             await error(scope, 500, "Internal error", "the server failed; see its log")(
                 scope, receive, send_and_note_status
             )
-        route = self.route_label(scope)
+        route = route_label(scope, self.routes)
         self.metrics.requests.labels(route, str(status)).inc()
         self.metrics.request_latency.labels(route).observe(time.perf_counter() - start)
 
-    def route_label(self, scope: Scope) -> str:
-        """The path template of the route that answered. FastAPI names only its APIRoutes in
-        the scope; the plain routes it serves too (/openapi.json, /docs) are found again."""
-        route = scope.get("route") or next(
-            (r for r in self.routes if r.matches(scope)[0] is not Match.NONE), None
-        )
-        return getattr(route, "path", "unmatched")
+
+def unanswered_status(scope: Scope) -> int:
+    """The status of a request the app never answered: 408 where the server cut its body off
+    (`service.http_protocol`), else 499, the client gone."""
+    return int(scope.get("state", {}).get(ANSWERED_BY_SERVER, CLIENT_CLOSED_REQUEST))
+
+
+def route_label(scope: Scope, routes: Sequence[BaseRoute]) -> str:
+    """The path template of the route that answered. FastAPI names only its APIRoutes in
+    the scope; the plain routes it serves too (/openapi.json, /docs) are found again."""
+    route = scope.get("route") or next(
+        (r for r in routes if r.matches(scope)[0] is not Match.NONE), None
+    )
+    return getattr(route, "path", "unmatched")

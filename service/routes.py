@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from service.errors import NotReady, problem
 from service.model_info import ModelInfo
+from service.request_context import note_regions
 from service.request_parsing import parse_request
 from service.runtime import ModelRuntime
 
@@ -35,6 +36,7 @@ async def classify_regions(request: Request) -> Response:
     parsed = await parse_request(request, runtime.settings.max_request_bytes, extra_names)
     response = await runtime.pipeline.classify(parsed)
     runtime.metrics.regions.observe(len(response["regions"]))
+    note_regions(len(response["regions"]))
     # pydantic-core writes JSON in Rust: 47 us for 32 regions where json.dumps takes 220 us.
     return Response(to_json(response, inf_nan_mode="null"), media_type="application/json")
 

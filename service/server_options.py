@@ -31,6 +31,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
     return {
         "http": guarded_protocol(limits),
         "ws": "none",  # no websocket routes: an upgrade request is an ordinary request
+        # uvicorn's loggers write through the process's handler (service/logs.py), and the
+        # access log is ours (service/request_log.py).
+        "log_config": None,
+        "access_log": False,
         "backlog": settings.listen_backlog,
         "timeout_graceful_shutdown": settings.shutdown_grace_s,
     }

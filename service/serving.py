@@ -1,7 +1,6 @@
 """One server process: the model loaded, uvicorn on its socket, a failed start as one line."""
 
 import ctypes
-import logging
 import os
 import signal
 import socket
@@ -13,6 +12,7 @@ from typing import NoReturn
 import uvicorn
 
 from service.app import create_app
+from service.logs import configure_logging as configure_log
 from service.model_info import ModelLoadError
 from service.predictor import Predictor
 from service.server_options import server_options
@@ -23,7 +23,7 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_log(get_settings().log_format)
 
 
 def print_to_stderr(line: str) -> None:

@@ -1,10 +1,12 @@
 """The one settings object. Every value can be set as REGIONSERVE_<NAME> in the environment."""
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -59,6 +61,24 @@ class Settings(BaseSettings):
     listen_backlog: int = Field(2048, ge=1)
     max_decode_mib: int = Field(256, ge=1, description="estimated from the image's header")
     shutdown_grace_s: int = Field(25, ge=1, description="then unfinished requests get 503")
+
+    # Operations: cross-origin pages, compression, the log (README: Operations).
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        [], description="origins whose pages may call the API; a comma-separated list"
+    )
+    gzip_min_bytes: int = Field(4096, ge=0, description="smaller answers go uncompressed; 0: none")
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def origins_from_list(cls, value: object) -> object:
+        """`https://a.example,https://b.example`, or the same as a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
 
 
 @lru_cache

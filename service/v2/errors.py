@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from service.errors import ServiceError
+from service.request_context import note_reason
 
 Handler = Callable[[Request, Any], Awaitable[Response]]
 AppHandler = Callable[[Request, Any], Response | Awaitable[Response]]
@@ -32,6 +33,7 @@ def is_v2_path(path: str) -> bool:
 
 def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     status = _STATUS.get(status, status)
+    note_reason(message)  # for the access log
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
