@@ -8,6 +8,7 @@ and must cost nothing more. Then zlib's levels on the superpixels answer, in pro
 """
 
 import gzip
+import os
 import time
 from pathlib import Path
 from statistics import median
@@ -103,8 +104,10 @@ def main() -> None:
     server = regionserve({"REGIONSERVE_PROCESSES": "1"})
     try:
         base = f"http://127.0.0.1:{server.port}"
+        load_before = os.getloadavg()[0]
         answers = measure(base)
         zlib_levels = levels(base)
+        load_after = os.getloadavg()[0]
     finally:
         server.stop()
     body = "\n\n".join(
@@ -113,7 +116,8 @@ def main() -> None:
             "(REGIONSERVE_GZIP_MIN_BYTES 4096, gzip level "
             f"{GZIP_LEVEL}) over loopback, each request sent with `Accept-Encoding: identity` "
             "and `gzip` back to back on one connection, each first in turn; medians. Bytes are "
-            "the body on the wire.",
+            f"the body on the wire. Load average {load_before:.1f} before, "
+            f"{load_after:.1f} after (other work shares the machine: compare the ratios).",
             table(
                 [
                     "answer",
