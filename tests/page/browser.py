@@ -127,6 +127,10 @@ class Page:
     def answers(self) -> int:
         return int(self.js("return document.body.dataset.answers || 0"))
 
+    def tags(self) -> list[str]:
+        """The labels shown over the picture."""
+        return [str(tag.text) for tag in self.driver.find_elements(By.CSS_SELECTOR, "#tags .tag")]
+
     def table_labels(self) -> list[str]:
         rows = self.driver.find_elements(By.CSS_SELECTOR, "#regions tbody tr")
         return [str(row.get_attribute("data-label")) for row in rows]

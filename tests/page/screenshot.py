@@ -2,13 +2,23 @@
 `.venv/bin/python -m tests.page.screenshot docs` writes page.png (a box dragged on each digit
 of models/example.png) and page-superpixels.png."""
 
+import io
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from PIL import Image
+from selenium import webdriver
+
 from tests.page.browser import ROOT, Page, chromium, recorded_example
 from tests.service.served import served
+
+
+def save(driver: webdriver.Chrome, path: Path) -> None:
+    """The window as a 256-colour PNG (a third of the size, no difference to the eye)."""
+    shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
+    shot.quantize(256).save(path, optimize=True)
 
 
 def main(out: Path) -> None:
@@ -20,11 +30,11 @@ def main(out: Path) -> None:
         for box in recorded_example()["boxes"]:
             page.drag_box(box)
             page.answer()
-        driver.save_screenshot(str(out / "page.png"))
+        save(driver, out / "page.png")
         page.press("clear")
         page.press("run-superpixels")
         page.answer()
-        driver.save_screenshot(str(out / "page-superpixels.png"))
+        save(driver, out / "page-superpixels.png")
     shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -63,6 +63,7 @@ def test_a_box_drawn_on_the_4_is_labelled_4(page: Page, service: Served) -> None
     shown = page.answer()
     [region] = shown["regions"]
     assert region["label"] == "4" and page.table_labels() == ["4"]
+    assert page.tags() == [f"4 {region['score']:.2f}"]  # over the picture
     assert np.abs(np.subtract(region["box"], four)).max() <= 1  # the drag, to a pixel
     boxes = f"[{region['box']}]"
     assert without_timing(shown) == api_answer(service, mode="boxes", top_k="3", boxes=boxes)
@@ -76,6 +77,7 @@ def test_proposals_are_drawn_as_answered(page: Page) -> None:
     shown = page.answer()
     assert shown["mode"] == "proposals" and shown["regions"]
     assert page.table_labels() == [region["label"] for region in shown["regions"]]
+    assert len(page.tags()) == len(shown["regions"])  # proposals are never background
     picture = page.picture()
     changed = drawn(picture)
     for region in shown["regions"]:

@@ -197,10 +197,12 @@ function redraw() {
   context.clearRect(0, 0, canvas.width, canvas.height);
   if (state.image) context.drawImage(state.image, 0, 0);
   if (state.masks) context.drawImage(state.masks, 0, 0);
+  const tags = [];
   for (const region of state.answer ? state.answer.regions : []) {
     if (state.answer.mode !== "superpixels") outline(region.box, colour(region.label), []);
-    if (!isBackground(region.label)) tag(region);
+    if (!isBackground(region.label)) tags.push(tag(region, state.answer.image));
   }
+  $("tags").replaceChildren(...tags);
   for (const box of state.boxes) outline(box, "#ffffff", [4, 3]);
   if (state.drag) outline(dragBox(state.drag), "#ffffff", [4, 3]);
 }
@@ -218,17 +220,15 @@ function outline([x1, y1, x2, y2], stroke, dash) {
   context.setLineDash([]);
 }
 
-function tag(region) {
-  const text = `${region.label} ${region.score.toFixed(2)}`;
-  const [x1, y1] = region.box;
-  const size = unit();
-  context.font = `bold ${13 * size}px sans-serif`;
-  const width = context.measureText(text).width + 6 * size, height = 16 * size;
-  const top = y1 >= height ? y1 - height : y1;
-  context.fillStyle = colour(region.label);
-  context.fillRect(x1, top, width, height);
-  context.fillStyle = "#ffffff";
-  context.fillText(text, x1 + 3 * size, top + 12 * size);
+// Labels are elements over the picture, placed in percent of the image: crisp at any zoom.
+function tag(region, { width, height }) {
+  const label = document.createElement("span");
+  label.className = "tag";
+  label.textContent = `${region.label} ${region.score.toFixed(2)}`;
+  label.style.background = colour(region.label);
+  label.style.left = `${(100 * region.box[0]) / width}%`;
+  label.style.top = `${(100 * region.box[1]) / height}%`;
+  return label;
 }
 
 // The mouse's position in image pixels, whatever size the canvas is shown at.
