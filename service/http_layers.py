@@ -25,7 +25,7 @@ from service.request_log import RequestLog
 from service.settings import Settings
 
 # zlib's default: a 70 KB superpixels answer comes out 2% larger than at level 9
-# (Starlette's default) in a quarter of the time (bench/RESULTS.md, compression).
+# (Starlette's default), in 0.26 to 0.79 of its time (bench/RESULTS.md, compression).
 GZIP_LEVEL = 6
 
 
