@@ -11,9 +11,11 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from bench import gpu_service
@@ -47,17 +49,70 @@ def feed(mode: str, batch: int) -> dict[str, np.ndarray]:
     return {"image": image, "rois": rois, "superpixels": grid}
 
 
-def placement(path: Path) -> tuple[Counter[str], Counter[str]]:
-    """Nodes per provider, and the op types of those not on CUDA, from a CUDA session's
-    profile (a CPU node inside a CUDA session is a fallback, with copies around it)."""
+@dataclass
+class Placement:
+    providers: Counter[str]  # nodes per provider
+    off_cuda: Counter[str]  # op types of the nodes not on CUDA
+    fallbacks: list[str]  # nodes not on CUDA that compute on tensor data, not on shapes
+    copies: list[str]  # each Memcpy node: what it copies, from which node to which
+
+
+def placement(path: Path) -> Placement:
+    """Where a CUDA session runs each node, from its profile, and why: a node not on CUDA that
+    computes only shapes is onnxruntime's choice by design (shape arithmetic stays on the host);
+    one that computes on tensor data is a fallback. The optimized graph the session saves
+    shows each Memcpy node it added."""
+    folder = Path(tempfile.mkdtemp())
     options = ort.SessionOptions()
     options.enable_profiling = True
-    options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "profile")
+    options.profile_file_prefix = str(folder / "profile")
+    options.optimized_model_filepath = str(folder / "optimized.onnx")
     session = ort.InferenceSession(str(path), options, providers=with_options([CUDA, CPU]))
     for mode in ("boxes", "superpixels"):
         session.run(None, feed(mode, 1))
     events = json.loads(Path(session.end_profiling()).read_text())
-    return count_node_providers(events), count_ops_off(events, CUDA)
+    graph = onnx.load(str(folder / "optimized.onnx"), load_external_data=False).graph
+    shapes = shape_only_nodes(graph)
+    off = [name for name, args in _nodes(events).items() if args["provider"] != CUDA]
+    fallbacks = sorted(n for n in off if n not in shapes and not n.startswith("Memcpy"))
+    return Placement(
+        count_node_providers(events), count_ops_off(events, CUDA), fallbacks, memcpy_edges(graph)
+    )
+
+
+SHAPE_SOURCES = {"Shape", "Size"}
+
+
+def shape_only_nodes(graph: onnx.GraphProto) -> set[str]:
+    """Names of the nodes whose outputs depend on tensor shapes and constants only, not on any
+    tensor's values (nodes are in topological order in an ONNX graph)."""
+    constant = {i.name for i in graph.initializer}
+    found: set[str] = set()
+    for node in graph.node:
+        inputs = [i for i in node.input if i]
+        if node.op_type in SHAPE_SOURCES or (
+            node.op_type != "Memcpy" and all(i in constant for i in inputs)
+        ):
+            found.add(node.name)
+            constant.update(node.output)
+    return found
+
+
+def memcpy_edges(graph: onnx.GraphProto) -> list[str]:
+    """`MemcpyToHost: tensor (from producer op) -> consumer ops`, one per copy node."""
+    producer = {o: n for n in graph.node for o in n.output}
+    consumers: dict[str, list[str]] = {}
+    for node in graph.node:
+        for i in node.input:
+            consumers.setdefault(i, []).append(node.op_type)
+    edges = []
+    for node in graph.node:
+        if node.op_type.startswith("Memcpy"):
+            source = producer.get(node.input[0])
+            origin = source.op_type if source else "graph input"
+            to = ", ".join(sorted(set(consumers.get(node.output[0], [])))) or "graph output"
+            edges.append(f"{node.op_type}: {node.input[0]} (from {origin}) -> {to}")
+    return edges
 
 
 def _nodes(events: list[dict]) -> dict[str, dict]:
@@ -86,13 +141,24 @@ def repeats(session: ort.InferenceSession, inputs: dict[str, np.ndarray]) -> int
 
 
 def model_tables() -> str:
-    rows, placed = [], []
+    rows, placed, copies = [], [], []
     for lowering, path in (("MaxRoiPool", MODEL), ("decomposed", decomposed_variant(MODEL))):
         gpu = ort.InferenceSession(str(path), providers=with_options([CUDA, CPU]))
         cpu = ort.InferenceSession(str(path), providers=[CPU])
-        counts, off = placement(path)
-        ops = ", ".join(f"{op} x{n}" for op, n in sorted(off.items())) or "none"
-        placed.append([lowering, str(counts.get(CUDA, 0)), str(counts.get(CPU, 0)), ops])
+        where = placement(path)
+        ops = ", ".join(f"{op} x{n}" for op, n in sorted(where.off_cuda.items())) or "none"
+        counts = where.providers
+        placed.append(
+            [
+                lowering,
+                str(counts.get(CUDA, 0)),
+                str(counts.get(CPU, 0)),
+                ops,
+                ", ".join(where.fallbacks) or "none (0 fallback)",
+            ]
+        )
+        copies.append(f"{lowering}: {len(where.copies)} Memcpy nodes")
+        copies += [f"  - {edge}" for edge in where.copies]
         for mode in ("boxes", "proposals", "superpixels"):
             for batch in BATCHES:
                 inputs = feed(mode, batch)
@@ -109,8 +175,21 @@ def model_tables() -> str:
         f"One {SIDE}x{SIDE} image per batch item; boxes: 32 rois per image, proposals: 200, "
         "superpixels: 256 superpixels per image (and the predictor's one placeholder roi).\n\n"
         + table(["RoI lowering", "mode", "batch", "median ms", "p90 ms", "max |GPU - CPU|"], rows)
-        + "\n\nNodes per provider in a CUDA session (profile of one run per mode):\n\n"
-        + table(["RoI lowering", "CUDA nodes", "CPU nodes", "nodes not on CUDA, by op"], placed)
+        + "\n\nNodes per provider in a CUDA session (profile of one run per mode); a node not "
+        "on CUDA that computes only shapes (from Shape, Size and constants) is onnxruntime's "
+        "choice by design, one that computes on tensor data is a fallback:\n\n"
+        + table(
+            [
+                "RoI lowering",
+                "CUDA nodes",
+                "CPU nodes",
+                "nodes not on CUDA, by op",
+                "not on CUDA, on tensor data",
+            ],
+            placed,
+        )
+        + "\n\nMemcpy nodes in the session's optimized graph (what each copies, from, to):\n\n"
+        + "\n".join(copies)
     )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench.timing import memory_mib
+from service.cpu_plan import available_cores, process_count
 
 ROOT = Path(__file__).parents[1]
 
@@ -272,8 +273,10 @@ class Server:
         port: int,
         ready_path: str,
         ready_timeout_s: float = 180,
+        ready_body: Callable[[str], bool] = lambda text: True,
     ) -> None:
-        self.port, self.ready_path = port, ready_path
+        """Ready when `ready_path` answers 200 with a body `ready_body` accepts."""
+        self.port, self.ready_path, self.ready_body = port, ready_path, ready_body
         self.started = time.perf_counter()
         # The server's output, quoted if it fails to start; closed by stop().
         self.log = tempfile.TemporaryFile()  # noqa: SIM115
@@ -295,7 +298,8 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.tail()}")
             try:
-                if httpx.get(self.base + self.ready_path, timeout=1).status_code == 200:
+                answer = httpx.get(self.base + self.ready_path, timeout=1)
+                if answer.status_code == 200 and self.ready_body(answer.text):
                     return time.perf_counter() - self.started
             except httpx.TransportError:
                 pass
@@ -326,6 +330,12 @@ class Server:
 
 
 def regionserve(env: dict[str, str], ready_timeout_s: float = 180) -> Server:
+    """`python -m service`, ready when every one of its processes passed its self-test."""
     port = free_port()
     command = [sys.executable, "-m", "service", "--port", str(port)]
-    return Server(command, env, port, "/readyz", ready_timeout_s)
+    wanted = env.get("REGIONSERVE_PROCESSES", os.environ.get("REGIONSERVE_PROCESSES"))
+    processes = int(wanted) if wanted else process_count(available_cores())
+    if processes == 1:
+        return Server(command, env, port, "/readyz", ready_timeout_s)
+    ready = f"regionserve_processes_ready {float(processes)}"
+    return Server(command, env, port, "/metrics", ready_timeout_s, lambda text: ready in text)

@@ -4,8 +4,16 @@ import numpy as np
 import onnx
 import pytest
 
-from bench.gpu import MODEL, count_node_providers, count_ops_off, feed, placement
-from service.sessions import CPU, CUDA
+from bench.gpu import (
+    MODEL,
+    count_node_providers,
+    count_ops_off,
+    feed,
+    memcpy_edges,
+    placement,
+    shape_only_nodes,
+)
+from service.sessions import CPU, CUDA, decomposed_variant
 
 
 def test_counts_each_node_once_by_provider() -> None:
@@ -21,10 +29,37 @@ def test_counts_each_node_once_by_provider() -> None:
 
 
 def test_profile_of_the_shipped_model_places_its_nodes() -> None:
-    counts, off_cuda = placement(MODEL)  # no CUDA here: every node runs on the CPU provider
-    assert set(counts) == {CPU}
-    assert 0 < counts[CPU] <= len(onnx.load(str(MODEL)).graph.node)
-    assert sum(off_cuda.values()) == counts[CPU]
+    where = placement(MODEL)  # no CUDA here: every node runs on the CPU provider
+    assert set(where.providers) == {CPU}
+    assert 0 < where.providers[CPU] <= len(onnx.load(str(MODEL)).graph.node)
+    assert sum(where.off_cuda.values()) == where.providers[CPU]
+    # Off CUDA: nodes on data (the convolutions...) counted as fallbacks, shape arithmetic not.
+    assert 0 < len(where.fallbacks) < where.providers[CPU]
+    assert where.copies == []  # one provider: nothing to copy
+
+
+def test_shape_arithmetic_is_told_from_computation_on_data() -> None:
+    graph = onnx.load(str(decomposed_variant(MODEL))).graph
+    shapes = shape_only_nodes(graph)
+    ops = {n.name: n.op_type for n in graph.node}
+    assert {n for n, op in ops.items() if op == "Shape"} <= shapes
+    assert not any(ops[n] in {"Conv", "MatMul", "Softmax", "ReduceMax"} for n in shapes)
+    data = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 3])
+    toy = onnx.helper.make_graph(
+        [
+            onnx.helper.make_node("Shape", ["x"], ["s"], name="shape"),
+            onnx.helper.make_node("Gather", ["s", "zero"], ["n"], name="rows"),
+            onnx.helper.make_node("Relu", ["x"], ["r"], name="relu"),
+            onnx.helper.make_node("MemcpyToHost", ["r"], ["r_host"], name="copy"),
+            onnx.helper.make_node("Reshape", ["r_host", "s"], ["y"], name="reshape"),
+        ],
+        "toy",
+        [data],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 3])],
+        [onnx.numpy_helper.from_array(np.array(0, np.int64), "zero")],
+    )
+    assert shape_only_nodes(toy) == {"shape", "rows"}
+    assert memcpy_edges(toy) == ["MemcpyToHost: r (from Relu) -> Reshape"]
 
 
 @pytest.mark.parametrize("mode", ["boxes", "proposals", "superpixels"])
