@@ -30,8 +30,9 @@ from service.runtime import ModelRuntime
 from service.settings import Settings
 
 OPENAPI_PATH = "/openapi.json"
-# POST /classify-regions on models/example.png, recorded from the shipped model; shown only
-# while that model (same name and version) is served.
+# POST /classify-regions on models/example.png and a JSON request, recorded from the shipped
+# model (tests/service/openapi_example.py); shown only while that model (same name and
+# version) is served.
 RECORDED_EXAMPLE = Path(__file__).with_name("openapi_example.json")
 TAGS = [
     {
@@ -138,14 +139,30 @@ def _fields(runtime: ModelRuntime | None, settings: Settings, binary: bool) -> S
     return fields
 
 
-def _classify_regions(runtime: ModelRuntime | None, settings: Settings) -> Schema:
+def _recorded_examples(runtime: ModelRuntime | None) -> tuple[Schema, Schema]:
+    """The request and answer examples (the JSON body's, named answers), recorded from the
+    shipped model: none for another model."""
     recorded = json.loads(RECORDED_EXAMPLE.read_text())
-    example = None
-    if runtime is not None and recorded["response"]["model"] == {
-        "name": runtime.info.name,
-        "version": runtime.info.version,
-    }:
-        example = recorded["response"]
+    served = (
+        None if runtime is None else {"name": runtime.info.name, "version": runtime.info.version}
+    )
+    if recorded["response"]["model"] != served:
+        return {}, {}
+    answers = {
+        "example.png": {
+            "summary": f"models/example.png with the boxes of its digits, {recorded['boxes']}",
+            "value": recorded["response"],
+        },
+        "request example": {
+            "summary": "The answer to the JSON request's example (the image cut around the 4)",
+            "value": recorded["request_response"],
+        },
+    }
+    return {"example": recorded["request"]}, {"examples": answers}
+
+
+def _classify_regions(runtime: ModelRuntime | None, settings: Settings) -> Schema:
+    request_example, answer_examples = _recorded_examples(runtime)
     form = {"type": "object", "required": ["image"], "properties": _fields(runtime, settings, True)}
     body = {
         "type": "object",
@@ -153,22 +170,23 @@ def _classify_regions(runtime: ModelRuntime | None, settings: Settings) -> Schem
         "additionalProperties": False,
         "properties": _fields(runtime, settings, False),
     }
+    answer = _json(REGIONS, "Regions with their labels and class scores")
+    answer["content"]["application/json"].update(answer_examples)
     return {
         "tags": ["regions"],
         "summary": "Classify regions of an image",
         "description": "One region per given box (in their order), per proposal, or per "
-        "superpixel (with its mask), with labels and class scores. The example answer is "
-        f"the model's on models/example.png with the boxes {recorded['boxes']}.",
+        "superpixel (with its mask), with labels and class scores.",
         "operationId": "classify_regions",
         "requestBody": {
             "required": True,
             "content": {
                 "multipart/form-data": {"schema": form},
-                "application/json": {"schema": body},
+                "application/json": {"schema": body, **request_example},
             },
         },
         "responses": {
-            "200": _json(REGIONS, "Regions with their labels and class scores", example),
+            "200": answer,
             "400": _problem("Empty, unreadable or truncated image; a malformed field"),
             "408": _problem("The body did not arrive within body_timeout_s"),
             "413": _problem("Too many bytes, pixels or boxes"),

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.service.conftest import png_bytes
-from tests.service.openapi_example import EXAMPLE_IMAGE, RECORD, answer
+from tests.service.openapi_example import EXAMPLE_IMAGE, RECORD, answer, json_answer
 
 ROUTES = {
     ("/classify-regions", "post"),
@@ -120,18 +120,23 @@ def test_documented_answers_match_real_ones(client: TestClient) -> None:
         check(schema, real.json())
 
 
-def test_the_example_is_the_shipped_models_answer(client: TestClient) -> None:
+def test_the_examples_are_the_shipped_models_answers(client: TestClient) -> None:
     record = json.loads(RECORD.read_text())
-    example = operation(client, "/classify-regions", "post")["responses"]["200"]["content"]
-    real = answer(client, record["boxes"], record["top_k"])
+    entry = operation(client, "/classify-regions", "post")
+    request = entry["requestBody"]["content"]["application/json"]
+    answers = entry["responses"]["200"]["content"]["application/json"]
     served = client.get("/v1/model").json()
     if record["response"]["model"] == {"name": served["name"], "version": served["version"]}:
-        recorded = example["application/json"]["example"]
-        # If not, record it again: python -m tests.service.openapi_example
-        assert recorded["regions"] == real["regions"]
+        # If not, record them again: python -m tests.service.openapi_example
+        real = answer(client, record["boxes"], record["top_k"])
+        assert answers["examples"]["example.png"]["value"]["regions"] == real["regions"]
         assert [r["label"] for r in real["regions"]] == record["digits"]
-    else:  # a model not recorded: no example rather than another model's
-        assert "example" not in example["application/json"]
+        check(body_schema(client, "application/json"), request["example"])
+        real = json_answer(client, request["example"])  # what Swagger UI's "Try it out" sends
+        assert answers["examples"]["request example"]["value"]["regions"] == real["regions"]
+        assert [r["label"] for r in real["regions"]] == record["digits"][:1]
+    else:  # a model not recorded: no examples rather than another model's
+        assert "examples" not in answers and "example" not in request
 
 
 def test_documented_errors_are_problem_json(client: TestClient) -> None:
