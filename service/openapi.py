@@ -124,7 +124,11 @@ def _fields(runtime: ModelRuntime | None, settings: Settings, binary: bool) -> S
     image: Schema = {"type": "string", "description": "a JPEG, PNG, WebP, BMP, TIFF or GIF file"}
     if binary:
         image["format"] = "binary"
-        boxes = {"type": "string", "description": f"JSON {boxes}"}
+        boxes = {
+            "type": "string",
+            "description": f"JSON [[x1, y1, x2, y2], ...], at most {settings.max_boxes} boxes, "
+            "in pixels of the image as displayed (EXIF applied); x2 and y2 exclusive",
+        }
     else:
         image.update(contentEncoding="base64", minLength=4, pattern=BASE64_PATTERN)
     fields: Schema = {
