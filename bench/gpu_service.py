@@ -27,7 +27,7 @@ CONCURRENCY = (1, 8, 32, 64)
 SECONDS = 2.5  # per load row
 READY_TIMEOUT_S = 30.0
 CPU_ONLY = {"REGIONSERVE_PROVIDERS": '["CPUExecutionProvider"]'}
-PROCESSES = (1, 2, 4, 8)  # server processes, each with the default plan on its share of the cores
+NO_SPINNING = {"REGIONSERVE_ORT_SPINNING": "false"}
 HEADER = ["contender", "scene", "concurrency", "req/s", "p50 ms", "p99 ms", "errors", "vs"]
 
 
@@ -169,11 +169,10 @@ def service_tables() -> str:
         row.append(f"{float(row[3]) / cpu_base.get((row[1], int(row[2])), float('nan')):.1f}x")
     loop_rows = [["in-process loop", s, str(c), *cells(r, None)] for (s, c), r in loop.items()]
     first = next(iter(SCENES))
-    sweep = {
-        f"{provider}, {n} processes": env | {"REGIONSERVE_PROCESSES": str(n)}
-        for provider, env in (("CUDA", {}), ("CPU", CPU_ONLY))
-        for n in PROCESSES
+    sweep = {f"CUDA, {n} processes": {"REGIONSERVE_PROCESSES": str(n)} for n in (1, 4, 8)} | {
+        f"CPU, {n} processes": CPU_ONLY | {"REGIONSERVE_PROCESSES": str(n)} for n in (1, 4, 8, 16)
     }
+    sweep["CPU, 8 processes, no spinning"] = sweep["CPU, 8 processes"] | NO_SPINNING
     plan_rows, plan_notes = measure_servers(sweep, {first: scenes[first]}, {}, (64,))
     return "\n\n".join(
         [
