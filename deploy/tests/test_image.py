@@ -51,22 +51,22 @@ def test_each_mode_answers_the_labels_of_make_serve(served: str, reference: str,
 
 def test_sigterm_lets_the_requests_in_flight_finish(image: str) -> None:
     name = f"{NAME}-sigterm"
-    with container(name) as base_url, ThreadPoolExecutor(8) as pool:
+    with container(name) as base_url, ThreadPoolExecutor(6) as pool:
         wait_ready(base_url, name)
 
         def answer() -> tuple[int, float]:
             status = classify(base_url, "proposals").status_code
             return status, time.monotonic()
 
-        answers = [pool.submit(answer) for _ in range(8)]
+        answers = [pool.submit(answer) for _ in range(6)]
         wait(answers, return_when=FIRST_COMPLETED)
         signalled = time.monotonic()
         podman("kill", "--signal", "TERM", name)
         code = wait_exit(name, timeout_s=GRACE_S + 30)
         stopped_s = time.monotonic() - signalled
         results = [a.result() for a in answers]
-    MEASURED["SIGTERM to exit, 8 requests in flight"] = f"{stopped_s:.1f} s"
-    assert [status for status, _ in results] == [200] * 8
+    MEASURED["SIGTERM to exit, 6 requests in flight"] = f"{stopped_s:.1f} s"
+    assert [status for status, _ in results] == [200] * 6
     assert sum(done > signalled for _, done in results) >= 2  # in flight at SIGTERM
     assert code == 0
     assert stopped_s < GRACE_S
