@@ -60,5 +60,6 @@ def test_the_deployments_pod_runs_under_podman_kube_play(
         assert labels(base_url, "boxes") == labels(reference, "boxes")
     finally:
         podman("kube", "down", str(played))
+        podman("network", "rm", "podman-default-kube-network", check=False)  # made by kube play
     assert podman("pod", "ps", "--quiet", "--filter", "name=regionserve-pod") == ""
     assert podman("ps", "--all", "--quiet", "--filter", "name=regionserve-pod") == ""
