@@ -9,6 +9,15 @@ from sklearn.datasets import load_digits
 TEST_FRACTION = 0.25  # share of the UCI samples kept for the dataset's test scenes
 
 
+INTERPOLATIONS = (
+    Image.Resampling.BILINEAR,
+    Image.Resampling.BICUBIC,
+    Image.Resampling.LANCZOS,
+    Image.Resampling.NEAREST,
+    Image.Resampling.BOX,
+)
+
+
 @dataclass(frozen=True)
 class DigitPool:
     """8x8 glyphs with 17 grey levels (0 = paper, 16 = ink) and their labels."""
@@ -37,12 +46,14 @@ def render_alpha(
 ) -> np.ndarray:
     """Upscale an 8x8 glyph to (height, width) ink coverage in [0, 1].
 
-    With `rng`, the glyph is also rotated (up to 12 degrees) and sheared (up to 0.25) about
-    its centre, and its strokes thickened or thinned at random: new shapes from the same
-    handwriting, as MNIST-style augmentation does.
+    With `rng`, the glyph is upscaled by a random interpolation, rotated (up to 12 degrees)
+    and sheared (up to 0.25) about its centre, its strokes thickened or thinned and blurred
+    at random: new shapes and renderings from the same handwriting, as MNIST-style
+    augmentation does.
     """
     image = Image.fromarray((glyph * 255).astype(np.uint8))
-    resized = image.resize((width, height), Image.Resampling.BILINEAR)
+    resample = Image.Resampling.BILINEAR if rng is None else rng.choice(INTERPOLATIONS)
+    resized = image.resize((width, height), resample)
     if rng is not None:
         angle, shear = np.deg2rad(rng.uniform(-12, 12)), rng.uniform(-0.25, 0.25)
         cos, sin = np.cos(angle), np.sin(angle)
@@ -57,4 +68,6 @@ def render_alpha(
             resized = resized.filter(
                 (ImageFilter.MaxFilter if stroke == 1 else ImageFilter.MinFilter)(3)
             )
+        if rng.random() < 0.25:
+            resized = resized.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0) * height / 32))
     return np.asarray(resized, np.float32) / 255.0

@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--superpixel-scenes", type=int, default=20)
     parser.add_argument("--proposal-scenes", type=int, default=30, help="of each kind")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--max-proposals", type=int, help="default: the service's default")
 
 
 def share(hits: int, total: int) -> str:
@@ -68,7 +69,8 @@ def box_tables(results: list[BoxResult]) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    model = ServedModel(Settings(model_path=args.onnx))
+    proposals = {"max_proposals": args.max_proposals} if args.max_proposals else {}
+    model = ServedModel(Settings(model_path=args.onnx, **proposals))
     _, pool = split_digits(TEST_FRACTION, seed=0)  # digits no training scene drew
     rng = np.random.default_rng(args.seed)
     results: list[BoxResult] = []

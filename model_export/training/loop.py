@@ -16,6 +16,7 @@ from model_export.training.boxes import boxes_to_rois
 from model_export.training.samples import Samples
 
 SUPERPIXEL_LOSS_WEIGHT = 0.5
+OBJECT_SUPERPIXEL_WEIGHT = 5.0  # objects cover few superpixels: weigh them up against background
 LABEL_SMOOTHING = 0.1
 T = TypeVar("T")
 
@@ -57,9 +58,9 @@ def make_train_step(
             sp_scores = out["superpixel_scores"]
             sp_labels = sp_labels[:, : tf.shape(sp_scores)[1]]
             present = sp_labels >= 0
-            sp_loss = cross_entropy(
-                tf.boolean_mask(sp_labels, present), tf.boolean_mask(sp_scores, present)
-            )
+            kept_labels = tf.boolean_mask(sp_labels, present)
+            weights = tf.where(kept_labels > 0, OBJECT_SUPERPIXEL_WEIGHT, 1.0)
+            sp_loss = cross_entropy(kept_labels, tf.boolean_mask(sp_scores, present), weights)
             loss = roi_loss + SUPERPIXEL_LOSS_WEIGHT * sp_loss
         variables = model.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))

@@ -22,7 +22,7 @@ from model_export.training.superpixels import majority_labels, superpixels
 CROP = 128
 ROIS_PER_CROP = 16
 MAX_POSITIVES = 8
-VIEWS_PER_OBJECT = 4  # the object's box and jittered copies
+VIEWS_PER_OBJECT = 4  # the object's box, a square cell and jittered copies (positive_views)
 MAX_SUPERPIXELS = 160
 MAX_OBJECTS = 64
 
@@ -55,14 +55,38 @@ def object_masks(image: CocoImage) -> np.ndarray:
     return masks
 
 
-def jitter(rng: np.random.Generator, box: np.ndarray, min_iou: float = 0.7) -> np.ndarray:
-    """A random box around `box` with IoU at least min_iou (the box itself after 20 tries)."""
+MIN_POSITIVE_IOU = 0.4  # views this close to the tight box still name the object
+
+
+def jitter(
+    rng: np.random.Generator, box: np.ndarray, min_iou: float = 0.7, spread: float = 0.1
+) -> np.ndarray:
+    """A random box around `box`, each side moved by up to `spread` of the box's size, with
+    IoU at least min_iou (the box itself after 20 tries)."""
     size = np.tile(box[2:] - box[:2], 2)
     for _ in range(20):
-        candidate = box + rng.uniform(-0.1, 0.1, 4) * size
+        candidate = box + rng.uniform(-spread, spread, 4) * size
         if box_iou(candidate[None], box[None])[0, 0] >= min_iou:
             return candidate
     return box
+
+
+def square_cell(rng: np.random.Generator, box: np.ndarray) -> np.ndarray:
+    """A square around `box`, as people and other detectors draw cells around an object:
+    side up to 1.3 times the box's longer side, centre moved a little (IoU >= MIN_POSITIVE_IOU,
+    else a jittered box)."""
+    side = float((box[2:] - box[:2]).max()) * rng.uniform(1.0, 1.3)
+    centre = (box[:2] + box[2:]) / 2 + rng.uniform(-0.08, 0.08, 2) * side
+    cell = np.concatenate([centre - side / 2, centre + side / 2])
+    if box_iou(cell[None], box[None])[0, 0] >= MIN_POSITIVE_IOU:
+        return cell
+    return jitter(rng, box, MIN_POSITIVE_IOU, 0.3)
+
+
+def positive_views(rng: np.random.Generator, box: np.ndarray) -> list[np.ndarray]:
+    """VIEWS_PER_OBJECT boxes labelled with the object: the box itself, a square cell, a
+    close and a loose jitter (IoU down to MIN_POSITIVE_IOU)."""
+    return [box, square_cell(rng, box), jitter(rng, box), jitter(rng, box, MIN_POSITIVE_IOU, 0.3)]
 
 
 def background_boxes(rng: np.random.Generator, objects: np.ndarray, count: int) -> np.ndarray:
@@ -89,7 +113,7 @@ def crop_rois(
     positives: list[np.ndarray] = []
     classes_of_positives: list[int] = []
     for box, cls in zip(boxes[whole], classes[whole], strict=True):
-        positives += [box] + [jitter(rng, box) for _ in range(VIEWS_PER_OBJECT - 1)]
+        positives += positive_views(rng, box)
         classes_of_positives += [int(cls)] * VIEWS_PER_OBJECT
     positives = positives[:MAX_POSITIVES]
     negatives = background_boxes(rng, boxes, ROIS_PER_CROP - len(positives))

@@ -3,11 +3,13 @@ import numpy as np
 from model_export.training.boxes import box_iou, boxes_to_rois
 from model_export.training.samples import (
     CROP,
+    MIN_POSITIVE_IOU,
     ROIS_PER_CROP,
     VIEWS_PER_OBJECT,
     background_boxes,
     crop_rois,
     jitter,
+    positive_views,
 )
 from model_export.training.superpixels import majority_labels
 
@@ -38,6 +40,18 @@ def test_jitter_keeps_overlap() -> None:
     jittered = np.stack([jitter(RNG, box) for _ in range(100)])
     assert box_iou(jittered, box[None]).min() >= 0.7
     assert len({tuple(j) for j in jittered}) > 50
+
+
+def test_positive_views_reach_loose_boxes_and_square_cells() -> None:
+    box = np.array([30, 20, 54, 60], np.float32)  # a tall object, 24 x 40
+    views = np.stack([v for _ in range(200) for v in positive_views(RNG, box)])
+    assert len(views) == 200 * VIEWS_PER_OBJECT
+    overlap = box_iou(views, box[None])[:, 0]
+    assert overlap.min() >= MIN_POSITIVE_IOU
+    assert overlap.min() < 0.55  # loose views, as others draw boxes, not only tight ones
+    sides = views[:, 2:] - views[:, :2]
+    squares = np.isclose(sides[:, 0], sides[:, 1]) & (sides[:, 0] >= 40)
+    assert squares.sum() >= 100  # a square cell in most draws (else a loose jitter)
 
 
 def test_crop_rois_label_whole_objects_only() -> None:
