@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedding", type=int, default=ModelSpec.embedding)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--init", type=Path, help="start from this trained .keras model (fine-tuning)"
+    )
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak, cosine decay")
+    parser.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -69,9 +73,9 @@ def run(args: argparse.Namespace) -> None:
         head_width=args.head_width,
         embedding=args.embedding,
     )
-    model = build_region_classifier(spec)
+    model = keras.saving.load_model(args.init) if args.init else build_region_classifier(spec)
     augmentation = Augmentation() if args.augment else None
-    train(model, samples, args.epochs, args.batch_size, args.seed, augmentation)
+    train(model, samples, args.epochs, args.batch_size, args.seed, augmentation, args.learning_rate)
     test_images = test_set.images[: args.limit] if args.limit else test_set.images
     foreground = len(train_set.categories)
     metrics = evaluate(model, test_images, args.superpixel_eval_images, foreground)

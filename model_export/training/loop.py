@@ -86,10 +86,13 @@ def train(
     batch_size: int,
     seed: int,
     augmentation: Augmentation | None,
+    learning_rate: float = 2e-3,
 ) -> None:
     rng = np.random.default_rng(seed)
     steps = len(samples.images) // batch_size
-    schedule = keras.optimizers.schedules.CosineDecay(2e-3, max(epochs * steps, 1), alpha=0.05)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        learning_rate, max(epochs * steps, 1), alpha=0.05
+    )
     step = make_train_step(model, keras.optimizers.Adam(schedule))
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(samples.images))
