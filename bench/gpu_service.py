@@ -64,9 +64,16 @@ def cells(result: LoadResult, baseline: LoadResult | None) -> list[str]:
         f"{result.throughput:.1f}",
         f"{result.p50_ms:.1f}",
         f"{result.p99_ms:.1f}",
-        str(result.errors),
+        errors(result),
         ratio,
     ]
+
+
+def errors(result: LoadResult) -> str:
+    """`12 (503 x10, 500 x2)`: how many answers were not 200, and what they were."""
+    if not result.errors:
+        return "0"
+    return f"{result.errors} ({', '.join(f'{s} x{n}' for s, n in result.error_statuses)})"
 
 
 def measure_servers(

@@ -15,8 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,7 @@ class LoadResult:
     p99_ms: float
     throughput: float  # successful responses per second
     errors: int  # responses other than 200 (their latencies are left out)
+    error_statuses: tuple[tuple[int, int], ...] = ()  # (status, count) of those, most first
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class Latencies:
     ms: list[float]
     errors: int
     wall_s: float
+    error_statuses: Counter[int] = field(default_factory=Counter)
 
     def result(self) -> LoadResult:
         ms = sorted(self.ms) or [float("nan")]
@@ -150,6 +153,7 @@ class Latencies:
             ms[min(len(ms) - 1, int(0.99 * len(ms)))],
             len(self.ms) / self.wall_s,
             self.errors,
+            tuple(self.error_statuses.most_common()),
         )
 
 
@@ -161,12 +165,12 @@ async def _load(
     Clients stop after `count` requests in all or once `seconds` have passed."""
     target, requests = _prepared_requests(url, payloads)
     latencies: list[float] = []
-    errors = 0
+    statuses: Counter[int] = Counter()
     next_index = 0
     start = time.perf_counter()
 
     async def worker() -> None:
-        nonlocal next_index, errors
+        nonlocal next_index
         reader, writer = await asyncio.open_connection(target.host, target.port)
         try:
             while next_index < count and time.perf_counter() - start < seconds:
@@ -176,12 +180,12 @@ async def _load(
                 if status == 200:
                     latencies.append(ms)
                 else:
-                    errors += 1
+                    statuses[status] += 1
         finally:
             writer.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Latencies(latencies, errors, time.perf_counter() - start)
+    return Latencies(latencies, statuses.total(), time.perf_counter() - start, statuses)
 
 
 def run_load(
@@ -214,6 +218,7 @@ def run_load_spread(
         [ms for p in parts for ms in p.ms],
         sum(p.errors for p in parts),
         max(p.wall_s for p in parts),
+        sum((p.error_statuses for p in parts), Counter()),
     ).result()
 
 

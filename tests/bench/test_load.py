@@ -65,6 +65,7 @@ def test_sends_every_request_and_counts_the_failures(server_url: str) -> None:
     payloads = [Payload(b"x" * 300_000, "application/octet-stream"), Payload(b"", "text/plain")]
     result = run_load(server_url, payloads, concurrency=3, count=10)
     assert result.errors == 5  # every other request is the empty one
+    assert result.error_statuses == ((400, 5),)
     assert result.p50_ms > 0 and result.p99_ms >= result.p50_ms
     assert result.throughput > 0
 
