@@ -30,9 +30,9 @@ def print_to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def serve(host: str, port: int, cores: int | None = None) -> None:
-    """Serve until a signal stops it, on `cores` (None: all this process may use)."""
-    run_server(cores, host=host, port=port)
+def serve(host: str, port: int) -> None:
+    """Serve until a signal stops it, on all the cores this process may use."""
+    run_server(None, host=host, port=port)
 
 
 def serve_on(sock: socket.socket, cores: int, failure_told: "Synchronized[bool]") -> None:
