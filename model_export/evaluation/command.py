@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_export.dataset.digits import TEST_FRACTION, split_digits
+from model_export.dataset.digits import TEST_FRACTION, DigitPool, split_digits
 from model_export.evaluation.measure import (
     BOX_KINDS,
     BoxResult,
@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proposal-scenes", type=int, default=30, help="of each kind")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--max-proposals", type=int, help="default: the service's default")
+    parser.add_argument("--card", type=Path, help="write the tables into this model card")
 
 
 def share(hits: int, total: int) -> str:
@@ -68,6 +69,67 @@ def box_tables(results: list[BoxResult]) -> str:
     return "\n".join(lines)
 
 
+CARD_SECTION = "## Independent evaluation"
+
+
+def superpixel_table(model: ServedModel, rng: np.random.Generator, pool: DigitPool, scenes: int) -> str:
+    pixels: dict[bool, list[bool]] = defaultdict(list)
+    for n in range(scenes):
+        for result in superpixel_results(model, draw_scene(rng, pool, cluttered=n % 2 == 1)):
+            pixels[result.on_digit].append(result.right)
+    every = pixels[True] + pixels[False]
+    return "\n".join(
+        [
+            "| superpixels | accuracy |",
+            "| --- | --- |",
+            f"| on digits (ink covers over half) | {share(sum(pixels[True]), len(pixels[True]))} |",
+            f"| all | {share(sum(every), len(every))} |",
+        ]
+    )
+
+
+def proposals_table(model: ServedModel, rng: np.random.Generator, pool: DigitPool, scenes: int) -> str:
+    lines = [
+        "| proposals: scenes | recall (IoU >= 0.5 with the tight box, right label) |",
+        "| --- | --- |",
+    ]
+    for cluttered in (False, True):
+        found = total = 0
+        for _ in range(scenes):
+            scene = draw_scene(rng, pool, cluttered, digits=4, sides=(40, 90), size=(300, 512))
+            hits, count = proposals_found(model, scene)
+            found, total = found + hits, total + count
+        lines.append(f"| {'cluttered' if cluttered else 'plain'} | {share(found, total)} |")
+    return "\n".join(lines)
+
+
+def card_section(args: argparse.Namespace, tables: list[str]) -> str:
+    proposals = args.max_proposals or Settings().max_proposals
+    how = (
+        f"`python -m model_export evaluate` (seed {args.seed}) draws scenes with its own generator "
+        "(`model_export/evaluation/scenes.py`, no code shared with the training scenes): held-out "
+        "UCI digits (never in a training scene) upscaled by bilinear, bicubic, lanczos or nearest "
+        "interpolation, or with bold, thin or blurred strokes, in contrasting ink over flat "
+        "colours and gradients (plain) or blurred noise with outlined shapes (cluttered). It runs "
+        "the ONNX file through the service's own code on the CPU. Boxes: the tight box of the ink, "
+        "the digit's square cell, and boxes at an exact IoU with the tight box, loose (the tight "
+        f"box inside a larger one) and shifted (moved); {args.scenes} scenes, half cluttered. "
+        f"Superpixels as superpixels mode serves them ({args.superpixel_scenes} scenes), each "
+        "labelled by the digit whose ink covers over half of it. Proposals: a digit is found when "
+        "a region of the answer has IoU >= 0.5 with its tight box and its label "
+        f"({args.proposal_scenes} scenes of each kind, 4 digits of 40 to 90 px, "
+        f"{proposals} proposals kept)."
+    )
+    return "\n\n".join([CARD_SECTION, how, *tables]) + "\n"
+
+
+def write_section(card: Path, section: str) -> None:
+    """Replace the card's evaluation section (to the end of the file), or append it."""
+    text = card.read_text()
+    kept = text.split(CARD_SECTION, 1)[0].rstrip("\n")
+    card.write_text(f"{kept}\n\n{section}")
+
+
 def run(args: argparse.Namespace) -> None:
     proposals = {"max_proposals": args.max_proposals} if args.max_proposals else {}
     model = ServedModel(Settings(model_path=args.onnx, **proposals))
@@ -78,21 +140,11 @@ def run(args: argparse.Namespace) -> None:
     for n in range(args.scenes):
         results += box_results(model, rng, draw_scene(rng, pool, cluttered=n % 2 == 1))
         progress.step()
-    print(box_tables(results), end="\n\n")
-    pixels: dict[bool, list[bool]] = defaultdict(list)
-    for n in range(args.superpixel_scenes):
-        for result in superpixel_results(model, draw_scene(rng, pool, cluttered=n % 2 == 1)):
-            pixels[result.on_digit].append(result.right)
-    every = pixels[True] + pixels[False]
-    print("| superpixels | accuracy |\n| --- | --- |")
-    print(f"| on digits (ink covers over half) | {share(sum(pixels[True]), len(pixels[True]))} |")
-    print(f"| all | {share(sum(every), len(every))} |", end="\n\n")
-    print("| proposals: scenes | recall (IoU >= 0.5 with the tight box, right label) |")
-    print("| --- | --- |")
-    for cluttered in (False, True):
-        found = total = 0
-        for _ in range(args.proposal_scenes):
-            scene = draw_scene(rng, pool, cluttered, digits=4, sides=(40, 90), size=(300, 512))
-            hits, count = proposals_found(model, scene)
-            found, total = found + hits, total + count
-        print(f"| {'cluttered' if cluttered else 'plain'} | {share(found, total)} |")
+    tables = [box_tables(results)]
+    print(tables[-1], end="\n\n", flush=True)
+    tables.append(superpixel_table(model, rng, pool, args.superpixel_scenes))
+    print(tables[-1], end="\n\n", flush=True)
+    tables.append(proposals_table(model, rng, pool, args.proposal_scenes))
+    print(tables[-1], flush=True)
+    if args.card:
+        write_section(args.card, card_section(args, tables))

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-annotations", default="instances_test.json")
     parser.add_argument("--out", type=Path, default=Path("models/region_classifier.keras"))
     parser.add_argument("--card", type=Path, default=Path("models/MODEL_CARD.md"))
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--limit", type=int, default=None, help="use at most this many images")
     parser.add_argument("--superpixel-eval-images", type=int, default=100)

@@ -16,7 +16,7 @@ from model_export.training.boxes import boxes_to_rois
 from model_export.training.samples import Samples
 
 SUPERPIXEL_LOSS_WEIGHT = 0.5
-OBJECT_SUPERPIXEL_WEIGHT = 5.0  # objects cover few superpixels: weigh them up against background
+OBJECT_SUPERPIXEL_WEIGHT = 2.0  # objects cover few superpixels: weigh them up against background
 LABEL_SMOOTHING = 0.1
 T = TypeVar("T")
 

@@ -50,7 +50,8 @@ def model_card(record: TrainingRecord) -> str:
     return f"""# Model card: {record.name} {record.version}
 
 A Fast R-CNN-style region classifier: a small convolutional backbone (stride 4, first layer a
-`MaskedConv2D` with a 5x5 disc mask), a RoI-pooling head for boxes and a superpixel-pooling head,
+`MaskedConv2D` with a 5x5 disc mask, then residual blocks of dilated convolutions that let each
+feature see about 130 px around it), a RoI-pooling head for boxes and a superpixel-pooling head,
 sharing one softmax classifier over {len(record.classes)} classes: {", ".join(record.classes)}.
 Class 0 is the background.
 
@@ -73,7 +74,8 @@ Superpixels are SLIC (scikit-image), labelled by the object mask covering most o
 ## Training
 {record.epochs} epochs of Adam with cosine decay, seed {record.seed}, {record.seconds:.0f} s on
 {platform.machine()} with {len(os.sched_getaffinity(0))} CPU cores. Every epoch draws fresh rois
-for each crop (its objects, jittered copies, backgrounds) and, unless the command below says
+for each crop (its objects, square cells around them and jittered copies down to IoU 0.4 as
+positives, backgrounds) and, unless the command below says
 `--no-augment`, warps it (rotation, shear, scale), permutes, inverts and rescales its colours
 (`model_export/training/augment.py`).
 
