@@ -33,9 +33,11 @@ class ModelSpec:
     head_width: int = 32  # channels of the 3x3 conv on the pooled 7x7, before the dense layers
     embedding: int = 256
     pooled_size: tuple[int, int] = (7, 7)
-    # Dilation rates of residual blocks after the backbone (a dilated 3x3 convolution to
-    # context_width channels, a 1x1 back): each adds 2 * rate * STRIDE pixels of receptive
-    # field, so that a superpixel on a stroke sees the whole object.
+    # Dilation rates of residual blocks between the backbone and the superpixel head (a
+    # dilated 3x3 convolution to context_width channels, a 1x1 back): each adds
+    # 2 * rate * STRIDE pixels of receptive field, so that a superpixel on a stroke sees the
+    # whole object. The box head pools the backbone's own features: a box holds its object,
+    # and context from beyond it (a neighbouring object) only misleads.
     context: tuple[int, ...] = (2, 4, 8)
     context_width: int = 32
 
@@ -61,6 +63,7 @@ def build_region_classifier(spec: ModelSpec) -> keras.Model:
     x = keras.layers.Conv2D(second, 3, padding="same", activation="relu", name="conv2")(x)
     x = keras.layers.MaxPooling2D(2, name="pool2")(x)
     features = keras.layers.Conv2D(third, 3, padding="same", activation="relu", name="conv3")(x)
+    surroundings = features
     for rate in spec.context:
         context = keras.layers.Conv2D(
             spec.context_width,
@@ -69,10 +72,10 @@ def build_region_classifier(spec: ModelSpec) -> keras.Model:
             dilation_rate=rate,
             activation="relu",
             name=f"context{rate}",
-        )(features)
+        )(surroundings)
         context = keras.layers.Conv2D(third, 1, name=f"context{rate}_out")(context)
-        features = keras.layers.Add(name=f"context{rate}_add")([features, context])
-        features = keras.layers.ReLU(name=f"context{rate}_relu")(features)
+        surroundings = keras.layers.Add(name=f"context{rate}_add")([surroundings, context])
+        surroundings = keras.layers.ReLU(name=f"context{rate}_relu")(surroundings)
 
     classifier = keras.layers.Dense(len(spec.classes), activation="softmax", name="classifier")
 
@@ -84,7 +87,7 @@ def build_region_classifier(spec: ModelSpec) -> keras.Model:
     roi_embedding = keras.layers.Dense(spec.embedding, activation="relu", name="roi_embed")(flat)
     roi_scores = classifier(roi_embedding)
 
-    regions = SuperpixelPooling("average", name="superpixel_pool")([features, superpixels])
+    regions = SuperpixelPooling("average", name="superpixel_pool")([surroundings, superpixels])
     sp_embedding = keras.layers.Dense(spec.embedding, activation="relu", name="sp_embed")(regions)
     superpixel_scores = classifier(sp_embedding)
 

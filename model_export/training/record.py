@@ -50,8 +50,8 @@ def model_card(record: TrainingRecord) -> str:
     return f"""# Model card: {record.name} {record.version}
 
 A Fast R-CNN-style region classifier: a small convolutional backbone (stride 4, first layer a
-`MaskedConv2D` with a 5x5 disc mask, then residual blocks of dilated convolutions that let each
-feature see about 130 px around it), a RoI-pooling head for boxes and a superpixel-pooling head,
+`MaskedConv2D` with a 5x5 disc mask), a RoI-pooling head for boxes and a superpixel-pooling head
+behind residual blocks of dilated convolutions (its features see about 130 px around them), both
 sharing one softmax classifier over {len(record.classes)} classes: {", ".join(record.classes)}.
 Class 0 is the background.
 
