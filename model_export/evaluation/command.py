@@ -72,7 +72,9 @@ def box_tables(results: list[BoxResult]) -> str:
 CARD_SECTION = "## Independent evaluation"
 
 
-def superpixel_table(model: ServedModel, rng: np.random.Generator, pool: DigitPool, scenes: int) -> str:
+def superpixel_table(
+    model: ServedModel, rng: np.random.Generator, pool: DigitPool, scenes: int
+) -> str:
     pixels: dict[bool, list[bool]] = defaultdict(list)
     for n in range(scenes):
         for result in superpixel_results(model, draw_scene(rng, pool, cluttered=n % 2 == 1)):
@@ -88,7 +90,9 @@ def superpixel_table(model: ServedModel, rng: np.random.Generator, pool: DigitPo
     )
 
 
-def proposals_table(model: ServedModel, rng: np.random.Generator, pool: DigitPool, scenes: int) -> str:
+def proposals_table(
+    model: ServedModel, rng: np.random.Generator, pool: DigitPool, scenes: int
+) -> str:
     lines = [
         "| proposals: scenes | recall (IoU >= 0.5 with the tight box, right label) |",
         "| --- | --- |",

@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--widths", type=int, nargs=3, default=ModelSpec.widths)
     parser.add_argument("--head-width", type=int, default=ModelSpec.head_width)
     parser.add_argument("--embedding", type=int, default=ModelSpec.embedding)
+    parser.add_argument(
+        "--context",
+        type=int,
+        nargs="*",
+        default=ModelSpec.context,
+        help="dilation rates of the superpixel head's context blocks (none: no blocks)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--init", type=Path, help="start from this trained .keras model (fine-tuning)"
@@ -72,6 +79,7 @@ def run(args: argparse.Namespace) -> None:
         widths=tuple(args.widths),
         head_width=args.head_width,
         embedding=args.embedding,
+        context=tuple(args.context),
     )
     model = keras.saving.load_model(args.init) if args.init else build_region_classifier(spec)
     augmentation = Augmentation() if args.augment else None

@@ -32,6 +32,8 @@ def test_train_writes_model_record_and_card(tmp_path: Path) -> None:
             "8",
             "--embedding",
             "8",
+            "--context",
+            "3",
             "--superpixel-eval-images",
             "1",
         ]
@@ -45,6 +47,13 @@ def test_train_writes_model_record_and_card(tmp_path: Path) -> None:
     assert f"{record.metrics.box_accuracy:.4f}" in text and "Reproduce" in text
     model = keras.saving.load_model(out)
     assert model.get_layer("classifier").units == 11
+    assert [layer.name for layer in model.layers if layer.name.startswith("context")] == [
+        "context3",
+        "context3_out",
+        "context3_add",
+        "context3_relu",
+    ]
+    assert "--context 3 " in record.command
     assert np.isfinite(model.get_weights()[0]).all()
 
 
