@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--context",
         type=int,
         nargs="*",
-        default=ModelSpec.context,
+        default=list(ModelSpec.context),
         help="dilation rates of the superpixel head's context blocks (none: no blocks)",
     )
     parser.add_argument("--seed", type=int, default=0)
