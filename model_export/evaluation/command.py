@@ -107,8 +107,7 @@ def proposals_table(
     return "\n".join(lines)
 
 
-def card_section(args: argparse.Namespace, tables: list[str]) -> str:
-    proposals = args.max_proposals or Settings().max_proposals
+def card_section(args: argparse.Namespace, proposals: int, tables: list[str]) -> str:
     how = (
         f"`python -m model_export evaluate` (seed {args.seed}) draws scenes with its own generator "
         "(`model_export/evaluation/scenes.py`, no code shared with the training scenes): held-out "
@@ -151,4 +150,4 @@ def run(args: argparse.Namespace) -> None:
     tables.append(proposals_table(model, rng, pool, args.proposal_scenes))
     print(tables[-1], flush=True)
     if args.card:
-        write_section(args.card, card_section(args, tables))
+        write_section(args.card, card_section(args, model.settings.max_proposals, tables))

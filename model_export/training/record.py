@@ -51,8 +51,9 @@ def model_card(record: TrainingRecord) -> str:
 
 A Fast R-CNN-style region classifier: a small convolutional backbone (stride 4, first layer a
 `MaskedConv2D` with a 5x5 disc mask), a RoI-pooling head for boxes and a superpixel-pooling head
-behind residual blocks of dilated convolutions (its features see about 130 px around them), both
-sharing one softmax classifier over {len(record.classes)} classes: {", ".join(record.classes)}.
+behind the residual blocks of dilated convolutions that `--context` names (the default rates
+2, 4, 8 let its features see about 130 px around them), both sharing one softmax classifier
+over {len(record.classes)} classes: {", ".join(record.classes)}.
 Class 0 is the background.
 
 ## Data

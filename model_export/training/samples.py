@@ -113,8 +113,9 @@ def crop_rois(
     positives: list[np.ndarray] = []
     classes_of_positives: list[int] = []
     for box, cls in zip(boxes[whole], classes[whole], strict=True):
-        positives += positive_views(rng, box)
-        classes_of_positives += [int(cls)] * VIEWS_PER_OBJECT
+        views = positive_views(rng, box)
+        positives += views
+        classes_of_positives += [int(cls)] * len(views)
     positives = positives[:MAX_POSITIVES]
     negatives = background_boxes(rng, boxes, ROIS_PER_CROP - len(positives))
     rois = np.concatenate([np.asarray(positives, np.float32).reshape(-1, 4), negatives])
