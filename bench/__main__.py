@@ -7,7 +7,9 @@ from bench import (
     compression,
     export_zoo,
     gpu,
+    proposals,
     roi_pooling,
+    roi_training,
     service_latency,
     superpixel_pooling,
     v2_protocol,
@@ -16,6 +18,7 @@ from bench import (
 
 BENCHMARKS = {
     "roi": roi_pooling,
+    "roi-training": roi_training,
     "superpixel": superpixel_pooling,
     "model": whole_model,
     "service": service_latency,
@@ -24,6 +27,7 @@ BENCHMARKS = {
     "gpu": gpu,
     "v2": v2_protocol,
     "export": export_zoo,
+    "proposals": proposals,
 }
 
 

@@ -101,8 +101,8 @@ def proposals_table(
         found = total = 0
         for _ in range(scenes):
             scene = draw_scene(rng, pool, cluttered, digits=4, sides=(40, 90), size=(300, 512))
-            hits, count = proposals_found(model, scene)
-            found, total = found + hits, total + count
+            counts = proposals_found(model, scene)
+            found, total = found + counts.found, total + counts.digits
         lines.append(f"| {'cluttered' if cluttered else 'plain'} | {share(found, total)} |")
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ from pycocotools import mask as coco_mask
 
 from model_export.evaluation.boxes import iou, loose_box, shifted_box
 from model_export.evaluation.scenes import EvalScene
+from model_export.training.boxes import box_iou
 from service.pipeline import prepare, proposal_filter
 from service.predictor import Predictor
 from service.regions import proposal_regions
@@ -92,15 +93,32 @@ def superpixel_results(model: ServedModel, scene: EvalScene) -> list[SuperpixelR
     return results
 
 
-def proposals_found(model: ServedModel, scene: EvalScene) -> tuple[int, int]:
-    """(digits found by a proposal at IoU >= 0.5 with the right label, digits)."""
-    prepared, scores = model.scores(scene.image, "proposals")
+@dataclass(frozen=True)
+class ProposalCounts:
+    digits: int
+    covered: int  # digits some proposal box has at IoU >= 0.5, whatever its label
+    found: int  # digits a region of the answer has at IoU >= 0.5 with the right label
+
+
+def served_proposals(model: ServedModel, image: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+    """Proposals mode as the service runs it: the boxes it classifies, and its regions."""
+    prepared, scores = model.scores(image, "proposals")
     rule = proposal_filter(model.settings)
-    regions = proposal_regions(model.info, prepared.boxes, scores.rois, 1, rule)
-    found = 0
-    for digit in scene.digits:
-        found += any(
-            r["label"] == str(digit.label) and iou(np.asarray(r["box"]), digit.tight) >= 0.5
+    return prepared.boxes, proposal_regions(model.info, prepared.boxes, scores.rois, 1, rule)
+
+
+def proposal_counts(scene: EvalScene, boxes: np.ndarray, regions: list[dict]) -> ProposalCounts:
+    tight = np.asarray([digit.tight for digit in scene.digits]).reshape(-1, 4)
+    covered = (box_iou(tight, boxes.reshape(-1, 4)) >= 0.5).any(axis=1)
+    found = [
+        any(
+            r["label"] == str(d.label) and iou(np.asarray(r["box"]), d.tight) >= 0.5
             for r in regions
         )
-    return found, len(scene.digits)
+        for d in scene.digits
+    ]
+    return ProposalCounts(len(scene.digits), int(covered.sum()), sum(found))
+
+
+def proposals_found(model: ServedModel, scene: EvalScene) -> ProposalCounts:
+    return proposal_counts(scene, *served_proposals(model, scene.image))

@@ -9,8 +9,8 @@ levels**2 * B * H * W * C, never with the number of rois.
 The table also carries where each window's maximum lies, so the gradient is Caffe's:
 each pooled value's gradient goes to the one cell it came from. Differentiating the
 table itself instead would scatter into all levels**2 maps and cost twice the forward.
-Only the backward pass builds the cells (it recomputes the table), so inference never pays
-for them.
+Inference never pays for the cells: training builds them in the forward pass (one table for
+both passes), any other gradient recomputes the table with them.
 
 Non-finite features pool as in Caffe, torchvision and onnxruntime, whose scan starts from
 -FLT_MAX and keeps a value only when it is greater: NaN never wins, and a bin holding only -inf
@@ -137,14 +137,23 @@ def _pool(
 
 
 def roi_max_pool(
-    features: tf.Tensor, rois: tf.Tensor, pooled_size: tuple[int, int], spatial_scale: float
+    features: tf.Tensor,
+    rois: tf.Tensor,
+    pooled_size: tuple[int, int],
+    spatial_scale: float,
+    training: bool = False,
 ) -> tf.Tensor:
-    """Caffe RoI max pooling: (B, H, W, C) and (R, 5) rois -> (R, PH, PW, C)."""
+    """Caffe RoI max pooling: (B, H, W, C) and (R, 5) rois -> (R, PH, PW, C); `training`:
+    find each bin's cell in the forward pass, for the gradient that follows."""
 
     @tf.custom_gradient
     def pool(features: tf.Tensor) -> tuple[tf.Tensor, object]:
+        pooled, found = _pool(features, rois, pooled_size, spatial_scale, with_cells=training)
+
         def gradient(upstream: tf.Tensor) -> tf.Tensor:
-            cells = _pool(features, rois, pooled_size, spatial_scale, with_cells=True)[1]
+            cells = found
+            if cells is None:
+                cells = _pool(features, rois, pooled_size, spatial_scale, with_cells=True)[1]
             assert cells is not None
             shape = tf.shape(features)
             image = tf.cast(rois[:, 0], tf.int32)[:, None, None, None]
@@ -156,6 +165,6 @@ def roi_max_pool(
             )  # 16-bit gradients are summed in float32
             return tf.cast(tf.reshape(flat, shape), upstream.dtype)
 
-        return _pool(features, rois, pooled_size, spatial_scale, with_cells=False)[0], gradient
+        return pooled, gradient
 
     return pool(features)

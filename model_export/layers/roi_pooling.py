@@ -1,5 +1,6 @@
 """Fast R-CNN RoI max pooling layer."""
 
+from functools import partial
 from typing import Any
 
 import keras
@@ -45,16 +46,22 @@ class RoiPooling(keras.layers.Layer):
             raise ValueError(f"spatial_scale must be positive, got {spatial_scale!r}")
         self.spatial_scale = float(spatial_scale)
 
-    def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
+    def call(self, inputs: list[tf.Tensor], training: bool | None = None) -> tf.Tensor:
         features, rois = inputs
         features = tf.cast(features, self.compute_dtype)
         rois = tf.cast(rois, tf.float32)
+        pool = partial(
+            roi_max_pool,
+            pooled_size=self.pooled_size,
+            spatial_scale=self.spatial_scale,
+            training=bool(training),
+        )
         if rois.shape.rank == 2:
-            return roi_max_pool(features, rois, self.pooled_size, self.spatial_scale)
+            return pool(features, rois)
         batch, count = tf.shape(rois)[0], tf.shape(rois)[1]
         image = tf.repeat(tf.range(batch), count)[:, None]
         flat = tf.concat([tf.cast(image, tf.float32), tf.reshape(rois, [-1, 4])], axis=1)
-        pooled = roi_max_pool(features, flat, self.pooled_size, self.spatial_scale)
+        pooled = pool(features, flat)
         return tf.reshape(pooled, tf.concat([[batch, count], tf.shape(pooled)[1:]], axis=0))
 
     def compute_output_shape(self, input_shape: list[tuple]) -> tuple:

@@ -46,7 +46,8 @@ def _never_run(*_: np.ndarray) -> np.ndarray:
 
 
 def _marker_call(layer: keras.layers.Layer, markers: Markers) -> Any:
-    def call(inputs: list[tf.Tensor]) -> tf.Tensor:
+    def call(inputs: list[tf.Tensor], training: bool | None = None) -> tf.Tensor:
+        del training  # Keras passes it to a layer whose own call takes it; export is inference
         features = inputs[0]
         out = tf.numpy_function(
             _never_run, list(inputs), Tout=features.dtype, stateful=False, name="regionserve"

@@ -15,8 +15,9 @@ from model_export.training.augment import Augmentation
 from model_export.training.chance import chance_warning
 from model_export.training.evaluate import evaluate
 from model_export.training.loop import train
-from model_export.training.record import TrainingRecord, model_card
+from model_export.training.record import TrainingRecord, TrainingRun, model_card, record_path
 from model_export.training.samples import build_samples
+from model_export.training.warm_start import copy_matching_weights
 
 DEFAULT_DATA = Path("data/digits")
 
@@ -47,8 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dilation rates of the superpixel head's context blocks (none: no blocks)",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument(
         "--init", type=Path, help="start from this trained .keras model (fine-tuning)"
+    )
+    start.add_argument(
+        "--warm-start",
+        type=Path,
+        help="build the model from the options above, with the weights of this trained .keras "
+        "model in every layer of the same name and shape (new layers start fresh)",
     )
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak, cosine decay")
     parser.add_argument(
@@ -82,6 +90,11 @@ def run(args: argparse.Namespace) -> None:
         context=tuple(args.context),
     )
     model = keras.saving.load_model(args.init) if args.init else build_region_classifier(spec)
+    if args.warm_start:
+        fresh = copy_matching_weights(model, keras.saving.load_model(args.warm_start))
+        print(
+            f"warm start from {args.warm_start}; fresh layers: {fresh or 'none'}", file=sys.stderr
+        )
     augmentation = Augmentation() if args.augment else None
     train(model, samples, args.epochs, args.batch_size, args.seed, augmentation, args.learning_rate)
     test_images = test_set.images[: args.limit] if args.limit else test_set.images
@@ -102,6 +115,7 @@ def run(args: argparse.Namespace) -> None:
         seconds=time.monotonic() - start,
         metrics=metrics,
         command=reproduce_command(args),
+        earlier_runs=earlier_runs(args.init or args.warm_start),
     )
     record.save(args.out)
     args.card.write_text(model_card(record))
@@ -113,6 +127,13 @@ def run(args: argparse.Namespace) -> None:
     warning = chance_warning(metrics.box_accuracy, metrics.box_chance)
     if warning:
         print(warning, file=sys.stderr)
+
+
+def earlier_runs(start: Path | None) -> list[TrainingRun]:
+    """The runs that made the model this one starts from, when they left a record."""
+    if start is None or not record_path(start).exists():
+        return []
+    return TrainingRecord.load(start).runs()
 
 
 def reproduce_command(args: argparse.Namespace) -> str:

@@ -3,7 +3,7 @@
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from model_export.training.chance import chance_warning
@@ -13,6 +13,15 @@ DIGITS_DATA = """Scenes are 128 to 1024 px, with
 digits 16 to 96 px tall composed from the UCI handwritten digits in scikit-learn, over flat,
 gradient, noisy, cluttered and photographic backgrounds. The split is by digit sample: no test
 digit appears in a training scene."""
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """One `train` command and what it took."""
+
+    command: str
+    epochs: int
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,11 @@ class TrainingRecord:
     seconds: float
     metrics: Metrics
     command: str
+    earlier_runs: list[TrainingRun] = field(default_factory=list)  # first first, for --init
+
+    def runs(self) -> list[TrainingRun]:
+        """Every run that made this model, first first: the earlier ones made its `--init`."""
+        return [*self.earlier_runs, TrainingRun(self.command, self.epochs, self.seconds)]
 
     def save(self, keras_path: Path) -> None:
         record_path(keras_path).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -36,7 +50,8 @@ class TrainingRecord:
     @classmethod
     def load(cls, keras_path: Path) -> "TrainingRecord":
         data = json.loads(record_path(keras_path).read_text())
-        return cls(**{**data, "metrics": Metrics(**data["metrics"])})
+        earlier = [TrainingRun(**run) for run in data.pop("earlier_runs", [])]
+        return cls(**{**data, "metrics": Metrics(**data["metrics"]), "earlier_runs": earlier})
 
 
 def record_path(keras_path: Path) -> Path:
@@ -73,8 +88,8 @@ around their objects), {record.test_images} held-out test images. {DIGITS_DATA i
 Superpixels are SLIC (scikit-image), labelled by the object mask covering most of their pixels.
 
 ## Training
-{record.epochs} epochs of Adam with cosine decay, seed {record.seed}, {record.seconds:.0f} s on
-{platform.machine()} with {len(os.sched_getaffinity(0))} CPU cores. Every epoch draws fresh rois
+{training_runs(record)} on {platform.machine()} with {len(os.sched_getaffinity(0))} CPU cores.
+Every epoch draws fresh rois
 for each crop (its objects, square cells around them and jittered copies down to IoU 0.4 as
 positives, backgrounds) and, unless the command below says
 `--no-augment`, warps it (rotation, shear, scale), permutes, inverts and rescales its colours
@@ -82,6 +97,19 @@ positives, backgrounds) and, unless the command below says
 
 ## Reproduce
 ```bash
-{record.command}
+{chr(10).join(run.command for run in record.runs())}
 ```
 """
+
+
+def training_runs(record: TrainingRecord) -> str:
+    """How long the model trained, run by run when it was fine-tuned from an earlier one."""
+    runs = record.runs()
+    each = [f"{run.epochs} epochs in {run.seconds:.0f} s" for run in runs]
+    if len(runs) == 1:
+        return f"{each[0]} of Adam with cosine decay, seed {record.seed},"
+    return (
+        f"{len(runs)} runs of Adam with cosine decay, each starting from the model the one "
+        f"before it wrote (`--init`): {', then '.join(each)} ({sum(r.seconds for r in runs):.0f} s"
+        f" in all), the last with seed {record.seed},"
+    )

@@ -48,7 +48,8 @@ def test_roi_pooling_matches_reference(policy: str) -> None:
     np.testing.assert_array_equal(np.asarray(out, np.float32), expected)  # a max is exact
 
 
-def test_roi_pooling_gradient_matches_reference(policy: str) -> None:
+@pytest.mark.parametrize("training", [False, True])
+def test_roi_pooling_gradient_matches_reference(policy: str, training: bool) -> None:
     x = rounded(RNG.normal(size=(2, 12, 10, 3)).astype(np.float32), policy)
     rois = random_rois(40, 2, 12 * 4)
     upstream = rounded(RNG.normal(size=(40, 3, 3, 3)).astype(np.float32), policy)
@@ -58,7 +59,7 @@ def test_roi_pooling_gradient_matches_reference(policy: str) -> None:
     def gradient(features: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             tape.watch(features)
-            pooled = layer([features, rois])
+            pooled = layer([features, rois], training=training)
             loss = tf.reduce_sum(pooled * tf.cast(upstream, pooled.dtype))
         return tape.gradient(loss, features)
 

@@ -71,14 +71,16 @@ def test_random_rois_match_reference_exactly(scale: float) -> None:
     )
 
 
+@pytest.mark.parametrize("training", [False, True])  # cells found by the backward / forward
 @pytest.mark.parametrize("scale", [1 / 4, 1.0])
-def test_gradient_goes_to_each_bins_maximum_as_in_caffe(scale: float) -> None:
+def test_gradient_goes_to_each_bins_maximum_as_in_caffe(scale: float, training: bool) -> None:
     x = features((3, 20, 17, 4))
     rois = random_rois(60, 3, 20 / scale)
     upstream = RNG.normal(size=(60, 7, 7, 4)).astype(np.float32)
     variable = tf.Variable(x)
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(RoiPooling((7, 7), scale)([variable, rois]) * upstream)
+        pooled = RoiPooling((7, 7), scale)([variable, rois], training=training)
+        loss = tf.reduce_sum(pooled * upstream)
     expected = reference.roi_pool_gradient(x, rois, (7, 7), scale, upstream)
     np.testing.assert_allclose(tape.gradient(loss, variable), expected, rtol=1e-5, atol=1e-5)
 
@@ -131,12 +133,14 @@ def test_gradient_of_tied_maxima_goes_to_the_row_major_first_cell() -> None:
     x = np.zeros((1, 4, 4, 1), np.float32)
     x[0, 1, 3, 0] = x[0, 3, 0, 0] = x[0, 2, 2, 0] = 5.0  # three equal maxima in one bin
     variable = tf.Variable(x)
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(RoiPooling((1, 1), 1.0)([variable, np.array([[0, 0, 0, 3, 3]])]))
-    grad = np.asarray(tape.gradient(loss, variable))[0, :, :, 0]
     expected = np.zeros((4, 4), np.float32)
     expected[1, 3] = 1.0
-    np.testing.assert_array_equal(grad, expected)
+    for training in (False, True):
+        with tf.GradientTape() as tape:
+            rois = np.array([[0, 0, 0, 3, 3]])
+            loss = tf.reduce_sum(RoiPooling((1, 1), 1.0)([variable, rois], training=training))
+        grad = np.asarray(tape.gradient(loss, variable))[0, :, :, 0]
+        np.testing.assert_array_equal(grad, expected)
 
 
 NON_FINITE_BINS = {  # a 2x2 bin of each kind -> what Caffe, torchvision and the reference give

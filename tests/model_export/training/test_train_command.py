@@ -56,6 +56,33 @@ def test_train_writes_model_record_and_card(tmp_path: Path) -> None:
     assert "--context 3 " in record.command
     assert np.isfinite(model.get_weights()[0]).all()
 
+    tuned, tuned_card = tmp_path / "tuned.keras", tmp_path / "TUNED.md"
+    short = ["--epochs", "1", "--superpixel-eval-images", "1"]
+    command.run(parser.parse_args(run_options(data, tuned, tuned_card, "--init", str(out), *short)))
+    tuned_record = TrainingRecord.load(tuned)
+    assert tuned_record.earlier_runs == record.runs()
+    assert [run.command for run in tuned_record.runs()] == [record.command, tuned_record.command]
+    assert f"--init {out} " in tuned_record.command
+    reproduce = tuned_card.read_text().split("## Reproduce")[1]
+    assert reproduce.index(record.command) < reproduce.index(tuned_record.command)
+    assert "2 runs of Adam" in tuned_card.read_text()
+
+    # A warm start builds a model of its own options (here without context blocks) and keeps
+    # the chain of runs behind the weights it copies.
+    warm, warm_card = tmp_path / "warm.keras", tmp_path / "WARM.md"
+    small = ["--widths", "4", "8", "8", "--embedding", "8", "--context"]
+    options = run_options(data, warm, warm_card, "--warm-start", str(tuned), *short, *small)
+    command.run(parser.parse_args(options))
+    warm_record = TrainingRecord.load(warm)
+    assert warm_record.earlier_runs == tuned_record.runs()
+    assert "3 runs of Adam" in warm_card.read_text()
+    layers = [layer.name for layer in keras.saving.load_model(warm).layers]
+    assert not [name for name in layers if name.startswith("context")]
+
+
+def run_options(data: Path, out: Path, card: Path, *more: str) -> list[str]:
+    return ["--data", str(data), "--out", str(out), "--card", str(card), *more]
+
 
 def test_fewer_crops_than_one_batch_stop_with_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
