@@ -43,7 +43,9 @@ class Settings(BaseSettings):
 
     # Proposals mode: selective search, then class-wise non-maximum suppression.
     proposal_side: int = Field(512, ge=64, description="selective search runs at this long side")
-    max_proposals: int = Field(200, ge=1)
+    # Keeps nearly all of selective search's boxes on a 512 px side (bench/RESULTS.md: cluttered
+    # recall 0.47 with 200, 0.64 with 1500, for 4 % more time: the search dominates).
+    max_proposals: int = Field(1500, ge=1)
     min_proposal_side: int = Field(8, ge=1)
     score_threshold: float = Field(0.5, ge=0, le=1)
     nms_iou: float = Field(0.3, ge=0, le=1)

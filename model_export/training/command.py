@@ -58,6 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="build the model from the options above, with the weights of this trained .keras "
         "model in every layer of the same name and shape (new layers start fresh)",
     )
+    parser.add_argument(
+        "--train-only",
+        nargs="+",
+        metavar="PREFIX",
+        help="train only the layers whose names start with one of these (the rest keep their "
+        "weights), e.g. `context sp_embed` for the superpixel head alone",
+    )
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak, cosine decay")
     parser.add_argument(
         "--augment",
@@ -95,6 +102,13 @@ def run(args: argparse.Namespace) -> None:
         print(
             f"warm start from {args.warm_start}; fresh layers: {fresh or 'none'}", file=sys.stderr
         )
+    if args.train_only:
+        for layer in model.layers:
+            layer.trainable = layer.name.startswith(tuple(args.train_only))
+        trained = [layer.name for layer in model.layers if layer.trainable and layer.weights]
+        if not trained:
+            sys.exit(f"train: no layer with weights starts with {args.train_only}")
+        print(f"training only {trained}", file=sys.stderr)
     augmentation = Augmentation() if args.augment else None
     train(model, samples, args.epochs, args.batch_size, args.seed, augmentation, args.learning_rate)
     test_images = test_set.images[: args.limit] if args.limit else test_set.images

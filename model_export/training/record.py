@@ -110,6 +110,6 @@ def training_runs(record: TrainingRecord) -> str:
         return f"{each[0]} of Adam with cosine decay, seed {record.seed},"
     return (
         f"{len(runs)} runs of Adam with cosine decay, each starting from the model the one "
-        f"before it wrote (`--init`): {', then '.join(each)} ({sum(r.seconds for r in runs):.0f} s"
-        f" in all), the last with seed {record.seed},"
+        f"before it wrote (`--init` or `--warm-start`): {', then '.join(each)} "
+        f"({sum(r.seconds for r in runs):.0f} s in all), the last with seed {record.seed},"
     )

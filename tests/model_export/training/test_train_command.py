@@ -76,8 +76,18 @@ def test_train_writes_model_record_and_card(tmp_path: Path) -> None:
     warm_record = TrainingRecord.load(warm)
     assert warm_record.earlier_runs == tuned_record.runs()
     assert "3 runs of Adam" in warm_card.read_text()
-    layers = [layer.name for layer in keras.saving.load_model(warm).layers]
-    assert not [name for name in layers if name.startswith("context")]
+    warm_model = keras.saving.load_model(warm)
+    assert not [layer.name for layer in warm_model.layers if layer.name.startswith("context")]
+
+    # --train-only: the superpixel head learns, every other weight stays as it was.
+    head, head_card = tmp_path / "head.keras", tmp_path / "HEAD.md"
+    options = run_options(data, head, head_card, "--init", str(warm), *short)
+    command.run(parser.parse_args([*options, "--train-only", "sp_embed"]))
+    head_model = keras.saving.load_model(head)
+    for layer in warm_model.layers:
+        after = head_model.get_layer(layer.name).weights
+        for old, new in zip(layer.weights, after, strict=True):
+            assert np.array_equal(old, new) != (layer.name == "sp_embed"), layer.name
 
 
 def run_options(data: Path, out: Path, card: Path, *more: str) -> list[str]:
