@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # Proposals mode: selective search, then class-wise non-maximum suppression.
     proposal_side: int = Field(512, ge=64, description="selective search runs at this long side")
     # Keeps nearly all of selective search's boxes on a 512 px side (bench/RESULTS.md: cluttered
-    # recall 0.47 with 200, 0.64 with 1500, for 4 % more time: the search dominates).
+    # recall 0.47 with 200, 0.64 with 1500, for 2 % more time: the search dominates).
     max_proposals: int = Field(1500, ge=1)
     min_proposal_side: int = Field(8, ge=1)
     score_threshold: float = Field(0.5, ge=0, le=1)

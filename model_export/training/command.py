@@ -103,12 +103,7 @@ def run(args: argparse.Namespace) -> None:
             f"warm start from {args.warm_start}; fresh layers: {fresh or 'none'}", file=sys.stderr
         )
     if args.train_only:
-        for layer in model.layers:
-            layer.trainable = layer.name.startswith(tuple(args.train_only))
-        trained = [layer.name for layer in model.layers if layer.trainable and layer.weights]
-        if not trained:
-            sys.exit(f"train: no layer with weights starts with {args.train_only}")
-        print(f"training only {trained}", file=sys.stderr)
+        train_only(model, args.train_only)
     augmentation = Augmentation() if args.augment else None
     train(model, samples, args.epochs, args.batch_size, args.seed, augmentation, args.learning_rate)
     test_images = test_set.images[: args.limit] if args.limit else test_set.images
@@ -141,6 +136,16 @@ def run(args: argparse.Namespace) -> None:
     warning = chance_warning(metrics.box_accuracy, metrics.box_chance)
     if warning:
         print(warning, file=sys.stderr)
+
+
+def train_only(model: keras.Model, prefixes: list[str]) -> None:
+    """Freeze every layer whose name starts with none of `prefixes`."""
+    for layer in model.layers:
+        layer.trainable = layer.name.startswith(tuple(prefixes))
+    trained = [layer.name for layer in model.layers if layer.trainable and layer.weights]
+    if not trained:
+        sys.exit(f"train: no layer with weights starts with {prefixes}")
+    print(f"training only {trained}", file=sys.stderr)
 
 
 def earlier_runs(start: Path | None) -> list[TrainingRun]:

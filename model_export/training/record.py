@@ -38,10 +38,11 @@ class TrainingRecord:
     seconds: float
     metrics: Metrics
     command: str
-    earlier_runs: list[TrainingRun] = field(default_factory=list)  # first first, for --init
+    earlier_runs: list[TrainingRun] = field(default_factory=list)  # behind --init/--warm-start
 
     def runs(self) -> list[TrainingRun]:
-        """Every run that made this model, first first: the earlier ones made its `--init`."""
+        """Every run that made this model, first first: the earlier ones made the model it
+        started from (`--init` or `--warm-start`)."""
         return [*self.earlier_runs, TrainingRun(self.command, self.epochs, self.seconds)]
 
     def save(self, keras_path: Path) -> None:
