@@ -1,7 +1,7 @@
 """Proposals mode against how many of selective search's boxes it keeps (`max_proposals`):
 recall on the independent evaluation scenes and the latency of the whole mode, each setting
 through the service's own preparation, onnxruntime session and regions code, on the same
-scenes; ratios against the service's default measured in the same run."""
+scenes; ratios against the fewest boxes kept, measured in the same run."""
 
 import statistics
 import sys
@@ -19,7 +19,7 @@ from model_export.evaluation.measure import (
     proposal_counts,
     served_proposals,
 )
-from model_export.evaluation.scenes import EvalScene, draw_scene
+from model_export.evaluation.scenes import EvalScene, proposals_scene
 from service.settings import Settings
 
 MODEL = Path("models/region_classifier.onnx")
@@ -32,9 +32,7 @@ def scenes() -> list[EvalScene]:
     _, pool = split_digits(TEST_FRACTION, seed=0)
     rng = np.random.default_rng(SEED)
     return [
-        draw_scene(rng, pool, cluttered, digits=4, sides=(40, 90), size=(300, 512))
-        for cluttered in (False, True)
-        for _ in range(SCENES)
+        proposals_scene(rng, pool, cluttered) for cluttered in (False, True) for _ in range(SCENES)
     ]
 
 

@@ -18,7 +18,7 @@ from model_export.evaluation.measure import (
     proposals_found,
     superpixel_results,
 )
-from model_export.evaluation.scenes import RENDERINGS, draw_scene
+from model_export.evaluation.scenes import RENDERINGS, draw_scene, proposals_scene
 from model_export.progress import Progress
 from service.settings import Settings
 
@@ -100,8 +100,7 @@ def proposals_table(
     for cluttered in (False, True):
         found = total = 0
         for _ in range(scenes):
-            scene = draw_scene(rng, pool, cluttered, digits=4, sides=(40, 90), size=(300, 512))
-            counts = proposals_found(model, scene)
+            counts = proposals_found(model, proposals_scene(rng, pool, cluttered))
             found, total = found + counts.found, total + counts.digits
         lines.append(f"| {'cluttered' if cluttered else 'plain'} | {share(found, total)} |")
     return "\n".join(lines)

@@ -110,14 +110,11 @@ def served_proposals(model: ServedModel, image: np.ndarray) -> tuple[np.ndarray,
 def proposal_counts(scene: EvalScene, boxes: np.ndarray, regions: list[dict]) -> ProposalCounts:
     tight = np.asarray([digit.tight for digit in scene.digits]).reshape(-1, 4)
     covered = (box_iou(tight, boxes.reshape(-1, 4)) >= 0.5).any(axis=1)
-    found = [
-        any(
-            r["label"] == str(d.label) and iou(np.asarray(r["box"]), d.tight) >= 0.5
-            for r in regions
-        )
-        for d in scene.digits
-    ]
-    return ProposalCounts(len(scene.digits), int(covered.sum()), sum(found))
+    answered = np.asarray([r["box"] for r in regions], float).reshape(-1, 4)
+    labels = np.asarray([r["label"] for r in regions], str)
+    same_label = np.asarray([str(d.label) for d in scene.digits], str)[:, None] == labels
+    found = ((box_iou(tight, answered) >= 0.5) & same_label).any(axis=1)
+    return ProposalCounts(len(scene.digits), int(covered.sum()), int(found.sum()))
 
 
 def proposals_found(model: ServedModel, scene: EvalScene) -> ProposalCounts:

@@ -141,3 +141,8 @@ def draw_scene(
         cell = np.array([x, y, x + side, y + side], float)
         placed.append(EvalDigit(int(pool.labels[index]), rendering, cell, tight, ink))
     return EvalScene(np.clip(np.rint(canvas), 0, 255).astype(np.uint8), placed)
+
+
+def proposals_scene(rng: Rng, pool: DigitPool, cluttered: bool) -> EvalScene:
+    """A scene of proposals recall: 4 digits of 40 to 90 px, the scene 300 to 512 px."""
+    return draw_scene(rng, pool, cluttered, digits=4, sides=(40, 90), size=(300, 512))
