@@ -38,8 +38,8 @@ def lower_roi_pooling(
     if lowering == "maxroipool":
         pooled = roi_lowering.max_roi_pool(g, nchw, indexed, size, scale)
     else:
-        levels = roi_lowering.table_levels(max(1, int(np.ceil(max_side * scale))), max(size))
-        pooled = roi_lowering.decomposed_roi_pool(g, nchw, indexed, size, scale, levels)
+        cells = roi_lowering.max_roi_cells(max_side, scale)
+        pooled = roi_lowering.decomposed_roi_pool(g, nchw, indexed, size, scale, cells)
     if rois_rank == 2:
         return pooled
     batch_and_count = g.slice(g.op("Shape", rois), 0, 2, 0)

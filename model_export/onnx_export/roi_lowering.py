@@ -5,8 +5,8 @@
 Slice / Pad / Max and read with Gather, so it runs on onnxruntime's CUDA provider; its
 memory is levels**2 * B * H * W * C, independent of the number of rois. The levels are
 fixed at export to cover rois up to a stated size (the service clips boxes to the image);
-a bin of a larger roi comes out NaN rather than silently wrong. Bin edges use float64
-arithmetic rounded to float32 exactly as `model_export.layers.roi_bins` explains.
+a bin of a larger roi comes out NaN rather than silently wrong. Bin edges come from integer
+tables of every roi length, computed at export in Caffe's float32 arithmetic (`offset_tables`).
 
 Both lowerings first map NaN and -inf to -FLT_MAX, the value Caffe's and torchvision's scan
 starts from: NaN then never wins a bin and a bin of only -inf or NaN gives -FLT_MAX, in both.
@@ -21,6 +21,11 @@ import onnx
 from onnx import helper
 
 from model_export.onnx_export.graph import DOUBLE, FLOAT, INT64, IR_VERSION, OPSET, Graph
+
+
+def max_roi_cells(max_image_side: int, scale: float) -> int:
+    """Feature cells on the longest side of an image the service may feed."""
+    return max(1, math.ceil(max_image_side * scale))
 
 
 def table_levels(max_roi_cells: int, pooled: int) -> int:
@@ -41,34 +46,52 @@ def max_roi_pool(g: Graph, nchw: str, rois: str, pooled: tuple[int, int], scale:
     return g.op("Transpose", pooled_nchw, perm=[0, 2, 3, 1])
 
 
-def _float32_in_double(g: Graph, x: str) -> str:
-    return g.cast(g.cast(x, FLOAT), DOUBLE)
+def offset_tables(max_cells: int, pooled: int) -> tuple[np.ndarray, np.ndarray]:
+    """(max_cells + 1, pooled) int64 bin starts and ends, relative to the roi's first cell,
+    for every roi length: Caffe's float32 arithmetic done here, in NumPy, once.
+
+    Row L holds floor(p * bin) and ceil((p + 1) * bin) with bin = float32(L) / pooled, each
+    product rounded to float32 as the reference does (row 0 is never read: lengths are >= 1).
+    """
+    lengths = np.arange(max_cells + 1, dtype=np.float32)[:, None]
+    bins = lengths / np.float32(pooled)  # float32 division, correctly rounded
+    steps = np.arange(pooled + 1, dtype=np.float32)[None, :]
+    offsets = steps * bins  # (L, P + 1) float32 products
+    return np.floor(offsets[:, :-1]).astype(np.int64), np.ceil(offsets[:, 1:]).astype(np.int64)
 
 
-def _bin_edges(g: Graph, start: str, end: str, pooled: int, scale: float, limit: str) -> tuple:
-    """(R,) float32 coordinates -> two (R, P) int64 tensors of clamped bin edges."""
-    scale64 = g.const(np.float64(np.float32(scale)))
+def _scaled_rounded(g: Graph, coord: str, scale: float) -> str:
+    """C's round(coord * scale) as int64: the float32 product (one op, nothing to fold),
+    then halves away from zero, exactly, in float64."""
+    product = g.cast(g.op("Mul", coord, g.const(np.float32(scale))), DOUBLE)
+    half_up = g.op("Floor", g.op("Add", g.op("Abs", product), g.const(np.float64(0.5))))
+    return g.cast(g.op("Mul", g.op("Sign", product), half_up), INT64)
 
-    def scaled_rounded(coord: str) -> str:
-        v = _float32_in_double(g, g.op("Mul", g.cast(coord, DOUBLE), scale64))
-        half_up = g.op("Floor", g.op("Add", g.op("Abs", v), g.const(np.float64(0.5))))
-        return g.op("Mul", g.op("Sign", v), half_up)
 
-    first, last = scaled_rounded(start), scaled_rounded(end)
-    one = g.const(np.float64(1.0))
-    length = g.op("Max", g.op("Add", g.op("Sub", last, first), one), one)
-    bin_size = _float32_in_double(g, g.op("Div", length, g.const(np.float64(pooled))))
-    steps = g.const(np.arange(pooled + 1, dtype=np.float64)[None, :])
-    offsets = _float32_in_double(g, g.op("Mul", g.unsqueeze(bin_size, 1), steps))
+def bin_edges(
+    g: Graph, start: str, end: str, pooled: int, scale: float, limit: str, max_cells: int
+) -> tuple[str, str, str]:
+    """(R,) float32 roi coordinates -> two (R, P) int64 tensors of clamped bin edges, and
+    (R,) bool: the roi is longer than the tables' `max_cells`.
+
+    Every float32 step of Caffe's bin arithmetic lives in the integer tables of
+    `offset_tables`: no graph optimizer (tf2onnx drops float32 round trips such as
+    Cast(float) -> Cast(double)) can move a bin edge.
+    """
+    first, last = _scaled_rounded(g, start, scale), _scaled_rounded(g, end, scale)
+    one = g.const(np.int64(1))
+    length = g.op("Max", g.op("Add", g.op("Sub", last, first), one), one)  # (R,)
+    too_long = g.op("Greater", length, g.const(np.int64(max_cells)))
+    row = g.op("Min", length, g.const(np.int64(max_cells)))
+    lower_table, upper_table = offset_tables(max_cells, pooled)
     first_col = g.unsqueeze(first, 1)
-    lower = g.op("Add", g.op("Floor", g.slice(offsets, 0, pooled, 1)), first_col)
-    upper = g.op("Add", g.op("Ceil", g.slice(offsets, 1, pooled + 1, 1)), first_col)
-    zero, limit64 = g.const(np.float64(0.0)), g.cast(limit, DOUBLE)
+    zero = g.const(np.int64(0))
 
-    def clamp(x: str) -> str:
-        return g.cast(g.op("Min", g.op("Max", x, zero), limit64), INT64)
+    def edge(table: np.ndarray) -> str:
+        shifted = g.op("Add", g.op("Gather", g.const(table), row), first_col)  # (R, P)
+        return g.op("Min", g.op("Max", shifted, zero), limit)
 
-    return clamp(lower), clamp(upper)
+    return edge(lower_table), edge(upper_table), too_long
 
 
 def _floor_log2_capped(g: Graph, length: str, cap: int) -> str:
@@ -108,16 +131,19 @@ def _range_max_rows(g: Graph, nhwc: str, levels_h: int, levels_w: int) -> str:
 
 
 def decomposed_roi_pool(
-    g: Graph, nchw: str, rois: str, pooled: tuple[int, int], scale: float, levels: int
+    g: Graph, nchw: str, rois: str, pooled: tuple[int, int], scale: float, max_roi_cells: int
 ) -> str:
+    """Exact for rois up to `max_roi_cells` + 1 feature cells on a side; NaN beyond."""
     ph, pw = pooled
+    max_cells = max_roi_cells + 1  # an inclusive end rounded up adds a cell
+    levels = table_levels(max_cells, min(pooled))  # the axis of fewest bins has the longest
     nhwc = g.op("Transpose", caffe_visible(g, nchw), perm=[0, 2, 3, 1])
     shape = g.op("Shape", nhwc)
     batch, height, width = (g.dim(shape, axis) for axis in range(3))
     columns = [g.op("Squeeze", g.slice(rois, k, k + 1, 1), g.i64(1)) for k in range(5)]
     image = g.cast(columns[0], INT64)
-    h0, h1 = _bin_edges(g, columns[2], columns[4], ph, scale, height)  # (R, PH)
-    w0, w1 = _bin_edges(g, columns[1], columns[3], pw, scale, width)  # (R, PW)
+    h0, h1, tall = bin_edges(g, columns[2], columns[4], ph, scale, height, max_cells)  # (R, PH)
+    w0, w1, wide = bin_edges(g, columns[1], columns[3], pw, scale, width, max_cells)  # (R, PW)
     one = g.const(np.int64(1))
     top_level = g.const(np.int64(levels - 1))
     # Capped at `levels`: anything above levels - 1 is beyond the table's cover.
@@ -153,8 +179,8 @@ def decomposed_roi_pool(
     pooled_max = g.op("Where", g.unsqueeze(empty, 3), g.const(np.float32(0.0)), pooled_max)
     uncovered = g.op(
         "Or",
-        column(g.op("Greater", kh_needed, top_level)),
-        across(g.op("Greater", kw_needed, top_level)),
+        column(g.op("Or", g.op("Greater", kh_needed, top_level), g.unsqueeze(tall, 1))),
+        across(g.op("Or", g.op("Greater", kw_needed, top_level), g.unsqueeze(wide, 1))),
     )
     return g.op("Where", g.unsqueeze(uncovered, 3), g.const(np.float32(np.nan)), pooled_max)
 
@@ -167,8 +193,7 @@ def roi_pool_model(
     if lowering == "maxroipool":
         out = max_roi_pool(g, "features", "rois", pooled, scale)
     else:
-        levels = table_levels(max_roi_cells, max(pooled))
-        out = decomposed_roi_pool(g, "features", "rois", pooled, scale, levels)
+        out = decomposed_roi_pool(g, "features", "rois", pooled, scale, max_roi_cells)
     g.op("Identity", out, name="pooled")
     graph = helper.make_graph(
         g.nodes,

@@ -13,6 +13,7 @@ import pytest
 from model_export import verify
 from model_export.dataset.build import split_scenes
 from model_export.model import MAX_IMAGE_SIDE, PAD_VALUE, STRIDE
+from model_export.onnx_export.roi_sweep import sweep_rois
 from model_export.scene_inputs import held_out_scenes, scene_batch
 from model_export.training.record import TrainingRecord
 from model_export.training.superpixels import COMPACTNESS, SUPERPIXEL_AREA
@@ -108,3 +109,18 @@ def test_verify_command_passes_on_the_recorded_samples(
     out, err = capsys.readouterr()
     assert "verify passed" in err
     assert len(out.splitlines()) == 1 + 3  # the header and three samples
+
+
+def test_both_files_give_the_same_scores_for_every_roi_length(keras_model: keras.Model) -> None:
+    """Square-ish rois of every length the model's largest image allows, at three offsets:
+    the MaxRoiPool (CPU) and decomposed (CUDA) files agree bit for bit, and with Keras."""
+    side = MAX_IMAGE_SIDE
+    image = np.random.default_rng(3).integers(0, 256, (1, side, side, 3), dtype=np.uint8)
+    rois = np.minimum(sweep_rois(-(-side // STRIDE), STRIDE), side - 1)
+    cells = -(-side // STRIDE)
+    inputs = [image, rois, np.zeros((1, cells, cells), np.int32)]
+    feed = dict(zip(INPUTS, inputs, strict=True))
+    (cpu,), (cuda,) = (_session(p).run(OUTPUTS[:1], feed) for p in (ONNX, DECOMPOSED))
+    np.testing.assert_array_equal(cuda, cpu)
+    expected = np.asarray(keras_model(inputs, training=False)["roi_scores"])
+    np.testing.assert_allclose(cpu, expected, rtol=0, atol=1e-4)
