@@ -17,7 +17,8 @@ from service.regions import box_regions
 from service.v2.body import InferBody, split_body
 from service.v2.inputs import decode_inputs
 from service.v2.outputs import encode_response, wanted_outputs
-from service.v2.regions_model import INPUTS, OUTPUTS, region_tensors
+from service.v2.regions_batch import region_tensors
+from service.v2.regions_signature import OUTPUTS, OWN_INPUTS
 from service.v2.schemas import parse_inference_request
 from service.v2.signature import TensorSpec, specs_of
 
@@ -60,9 +61,9 @@ def codec_section(
     steps = [
         ("region API: multipart parse", lambda: parse_form(*form)),
         ("region API: answer to JSON", lambda: to_json({"regions": answer})),
-        ("V2 -regions: body to checked tensors", _decoder(regions, INPUTS)),
+        ("V2 -regions: body to checked tensors", _decoder(regions, OWN_INPUTS)),
         ("V2 -regions: regions to tensors, binary body",
-         _encoder(regions, OUTPUTS, lambda: region_tensors(answer, top_k))),
+         _encoder(regions, OUTPUTS, lambda: region_tensors([{"regions": answer}], top_k))),
         ("V2 infer: body to checked tensors", _decoder(infer, model_in)),
         ("V2 infer: outputs to binary body", _encoder(infer, model_out, lambda: outputs)),
     ]  # fmt: skip

@@ -1,7 +1,8 @@
 """GET /openapi.json: FastAPI's derived document, completed with what it cannot derive. The
 routes that build their own bodies get their schemas (`service.openapi_schemas`); every route
 gets a tag, a summary and its errors; bounds are those the server applies to the model served
-(top_k, modes, boxes, extra inputs), and examples are that model's own answers."""
+(top_k, modes, boxes, extra inputs: `service.openapi_request`), and examples are that
+model's own answers."""
 
 import copy
 import json
@@ -14,18 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from service import routes
 from service.errors import PROBLEM_JSON
-from service.openapi_schemas import (
-    BASE64_PATTERN,
-    BOX,
-    HEALTH,
-    MODE,
-    MODEL,
-    PROBLEM,
-    READY,
-    REGIONS,
-    Schema,
-)
-from service.request_parsing import DEFAULT_TOP_K
+from service.openapi_request import mode_of, request_content
+from service.openapi_schemas import HEALTH, PROBLEM, READY, Schema, model_schema, regions_schema
 from service.runtime import ModelRuntime
 from service.settings import Settings
 
@@ -71,7 +62,7 @@ def _json(schema: Schema, description: str, example: Any = None) -> Schema:
     return {"description": description, "content": {"application/json": media}}
 
 
-def _simple_routes(ready: Any, model: Any) -> dict[str, Schema]:
+def _simple_routes(ready: Any, model: Any, mode: Schema) -> dict[str, Schema]:
     return {
         "/healthz": {
             "tags": ["health"],
@@ -104,43 +95,11 @@ def _simple_routes(ready: Any, model: Any) -> dict[str, Schema]:
             "tags": ["regions"],
             "summary": "The model served: classes, modes, input limits, provider",
             "responses": {
-                "200": _json(MODEL, "The model as it describes itself", model),
+                "200": _json(model_schema(mode), "The model as it describes itself", model),
                 "503": _unavailable("The model is not loaded, or shutting down"),
             },
         },
     }
-
-
-def _fields(runtime: ModelRuntime | None, settings: Settings, binary: bool) -> Schema:
-    """The request's fields, bounded as the pipeline checks them for the model served."""
-    limit = settings.max_top_k
-    modes = list(MODE["enum"])
-    extras: list[str] = []
-    if runtime is not None:
-        limit = min(limit, len(runtime.info.classes))
-        modes = list(runtime.info.modes)
-        extras = [extra.name for extra in runtime.info.extra_inputs]
-    boxes: Schema = {"type": "array", "items": BOX, "maxItems": settings.max_boxes}
-    image: Schema = {"type": "string", "description": "a JPEG, PNG, WebP, BMP, TIFF or GIF file"}
-    if binary:
-        image["format"] = "binary"
-        boxes = {
-            "type": "string",
-            "description": f"JSON [[x1, y1, x2, y2], ...], at most {settings.max_boxes} boxes, "
-            "in pixels of the image as displayed (EXIF applied); x2 and y2 exclusive",
-        }
-    else:
-        image.update(contentEncoding="base64", minLength=4, pattern=BASE64_PATTERN)
-    fields: Schema = {
-        "image": image,
-        "boxes": boxes,
-        "top_k": {"type": "integer", "minimum": 1, "maximum": limit, "default": DEFAULT_TOP_K},
-        "mode": {**MODE, "enum": modes},
-    }
-    for name in extras:
-        fields[name] = {"type": "string", "description": "the model's extra input, a .npy file"}
-        fields[name].update({"format": "binary"} if binary else {"contentEncoding": "base64"})
-    return fields
 
 
 def _recorded_examples(runtime: ModelRuntime | None) -> tuple[Schema, Schema]:
@@ -167,40 +126,54 @@ def _recorded_examples(runtime: ModelRuntime | None) -> tuple[Schema, Schema]:
 
 def _classify_regions(runtime: ModelRuntime | None, settings: Settings) -> Schema:
     request_example, answer_examples = _recorded_examples(runtime)
-    form = {"type": "object", "required": ["image"], "properties": _fields(runtime, settings, True)}
-    body = {
-        "type": "object",
-        "required": ["image"],
-        "additionalProperties": False,
-        "properties": _fields(runtime, settings, False),
-    }
-    answer = _json(REGIONS, "Regions with their labels and class scores")
+    content = request_content(runtime, settings)
+    content["application/json"].update(request_example)
+    answer = _json(regions_schema(mode_of(runtime)), "Regions with their labels and class scores")
     answer["content"]["application/json"].update(answer_examples)
     return {
         "tags": ["regions"],
         "summary": "Classify regions of an image",
-        "description": "One region per given box (in their order), per proposal, or per "
-        "superpixel (with its mask), with labels and class scores.",
+        "description": _description(runtime),
         "operationId": "classify_regions",
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {"schema": form},
-                "application/json": {"schema": body, **request_example},
-            },
-        },
+        "requestBody": {"required": True, "content": content},
         "responses": {
             "200": answer,
-            "400": _problem("Empty, unreadable or truncated image; a malformed field"),
+            "400": _problem(
+                "Empty, unreadable or truncated image; a malformed field; an extra input "
+                "missing or not a .npy file"
+            ),
             "408": _problem("The body did not arrive within body_timeout_s"),
             "413": _problem("Too many bytes, pixels or boxes"),
             "415": _problem(
                 "Not multipart/form-data or application/json; an image format outside the six"
             ),
-            "422": _problem("A value out of range: a box, top_k, a mode the model lacks"),
+            "422": _problem(
+                "A value out of range: a box, top_k, a mode the model lacks, an extra input "
+                "of another dtype or shape"
+            ),
             "503": _unavailable("Not ready, queue full, deadline passed, or shutting down"),
         },
     }
+
+
+_REGION_PER_MODE = {
+    "boxes": "boxes: one region per given box, in their order",
+    "proposals": "proposals: one per region the service proposes",
+    "superpixels": "superpixels: one per superpixel, with its mask",
+}
+
+
+def _description(runtime: ModelRuntime | None) -> str:
+    """What the model's modes answer, and the extra inputs it takes."""
+    modes = "; ".join(_REGION_PER_MODE[mode] for mode in mode_of(runtime)["enum"])
+    text = f"Regions with their labels and class scores, in the modes of the model ({modes})."
+    extras = [extra.name for extra in runtime.info.extra_inputs] if runtime is not None else []
+    if extras:
+        text += (
+            f" This model also takes the extra inputs {', '.join(extras)}: each a NumPy .npy "
+            "file, a part named after the input (multipart) or base64 under its name (JSON)."
+        )
+    return text
 
 
 async def build_openapi(app: FastAPI, derived: Schema, settings: Settings) -> Schema:
@@ -214,7 +187,7 @@ async def build_openapi(app: FastAPI, derived: Schema, settings: Settings) -> Sc
     schema = copy.deepcopy(derived)
     schema["tags"] = TAGS
     paths = schema["paths"]
-    for path, entry in _simple_routes(ready, model).items():
+    for path, entry in _simple_routes(ready, model, mode_of(runtime)).items():
         paths[path]["get"].update(entry)
     schema["paths"] = {"/classify-regions": {"post": _classify_regions(runtime, settings)}}
     schema["paths"].update(paths)

@@ -51,9 +51,14 @@ def from_onnx(onnx_type: str) -> str:
 
 
 def from_numpy(array: np.ndarray) -> str:
-    if array.dtype.kind in "OSU":
+    return of_dtype(array.dtype)
+
+
+def of_dtype(dtype: np.dtype) -> str:
+    """np.float32 -> 'FP32'; object and string arrays are BYTES."""
+    if dtype.kind in "OSU":
         return BYTES
-    return _BY_NUMPY[array.dtype]
+    return _BY_NUMPY[dtype]
 
 
 def serialize_bytes(array: np.ndarray) -> bytes:

@@ -1,64 +1,69 @@
 """`<name>-regions`: POST /classify-regions as a V2 model, for clients holding encoded images.
 
-One encoded image (BYTES, shape [1]) and optional boxes (FP32 [N, 4], pixels of the image as
-displayed; without them the service proposes regions) and top_k (INT32 [1]) in; per region the
-top-k labels (BYTES [N, K]) and scores (FP32 [N, K]) and its box (FP32 [N, 4]) out, from the
-same pipeline as the region API, so the labels are the same."""
+A batch of images, each with its boxes (or none: the service proposes regions) and the
+model's extra inputs, in; the regions of every image, in order, out (the tensors:
+`service.v2.regions_signature`). Each image is one request of the region pipeline, so the
+labels and scores are the region API's, and the images of a request batch with each other
+and with other requests' as the micro-batcher allows."""
 
+import asyncio
 from typing import Any
 
-import numpy as np
+from starlette.concurrency import run_in_threadpool
 
+from service.errors import ServiceError
 from service.pipeline import RegionRequest
-from service.request_parsing import DEFAULT_TOP_K
 from service.runtime import ModelRuntime
 from service.v2.body import InferBody
-from service.v2.datatypes import BYTES
 from service.v2.inputs import decode_inputs
-from service.v2.outputs import Encoded, encode_response, wanted_outputs
-from service.v2.schemas import parse_inference_request
-from service.v2.signature import ANY, TensorSpec
-
-INPUTS = (
-    TensorSpec("image", BYTES, (1,)),
-    TensorSpec("boxes", "FP32", (ANY, 4), optional=True),
-    TensorSpec("top_k", "INT32", (1,), optional=True),
-)
-OUTPUTS = (
-    TensorSpec("labels", BYTES, (ANY, ANY)),
-    TensorSpec("scores", "FP32", (ANY, ANY)),
-    TensorSpec("boxes", "FP32", (ANY, 4)),
-)
+from service.v2.outputs import Encoded, Wanted, encode_response, wanted_outputs
+from service.v2.regions_batch import region_requests, region_tensors
+from service.v2.regions_signature import OUTPUTS, OWN_INPUTS, extra_tensors
+from service.v2.schemas import InferenceRequest, parse_inference_request
+from service.v2.signature import TensorSpec
 
 
 class RegionsModel:
     platform = "regionserve_pipeline"
-    inputs: tuple[TensorSpec, ...] = INPUTS
     outputs: tuple[TensorSpec, ...] = OUTPUTS
 
     def __init__(self, runtime: ModelRuntime) -> None:
         self.runtime = runtime
         self.name, self.version = f"{runtime.info.name}-regions", runtime.info.version
+        self.extras = extra_tensors(runtime.info)
+        self.inputs: tuple[TensorSpec, ...] = (*OWN_INPUTS, *(e.spec for e in self.extras))
 
     async def infer(self, body: InferBody) -> Encoded:
-        request = parse_inference_request(body.header)
-        tensors = decode_inputs(request.inputs, body.binary, INPUTS)
-        wanted = wanted_outputs(request, OUTPUTS)
-        top_k = int(tensors["top_k"][0]) if "top_k" in tensors else DEFAULT_TOP_K
-        boxes = tensors["boxes"].astype(float).tolist() if "boxes" in tensors else None
-        image = bytes(tensors["image"][0])
-        answer = await self.runtime.pipeline.classify(RegionRequest(image, boxes, top_k, None))
-        self.runtime.metrics.regions.observe(len(answer["regions"]))
+        request, wanted, asked = await run_in_threadpool(self.decode, body)
+        answers = await self.classify_all(asked)
+        for answer in answers:
+            self.runtime.metrics.regions.observe(len(answer["regions"]))
         identity = {"model_name": self.name, "model_version": self.version}
-        return encode_response(identity, request, region_tensors(answer["regions"], top_k), wanted)
+        tensors = region_tensors(answers, asked[0].top_k)
+        return encode_response(identity, request, tensors, wanted)
+
+    def decode(self, body: InferBody) -> tuple[InferenceRequest, list[Wanted], list[RegionRequest]]:
+        """The request, its outputs and one region request per image (CPU-bound: large
+        extra inputs in JSON take a while)."""
+        request = parse_inference_request(body.header)
+        tensors = decode_inputs(request.inputs, body.binary, self.inputs)
+        wanted = wanted_outputs(request, self.outputs)
+        limit = self.runtime.settings.queue_size
+        return request, wanted, region_requests(tensors, self.extras, limit)
+
+    async def classify_all(self, asked: list[RegionRequest]) -> list[dict[str, Any]]:
+        """Every image through the pipeline at once; the first failure, naming its image
+        when there are several, once all have finished."""
+        classify = self.runtime.pipeline.classify
+        answers = await asyncio.gather(*map(classify, asked), return_exceptions=True)
+        for index, answer in enumerate(answers):
+            if isinstance(answer, BaseException):
+                raise _naming_image(answer, index, len(asked))
+        return [answer for answer in answers if not isinstance(answer, BaseException)]
 
 
-def region_tensors(regions: list[dict[str, Any]], top_k: int) -> dict[str, np.ndarray]:
-    """The region API's regions as tensors: row i is region i, column j its j-th best class."""
-    labels = [[t["label"] for t in r["top_k"]] for r in regions]
-    scores = [[t["score"] for t in r["top_k"]] for r in regions]
-    return {
-        "labels": np.array(labels, dtype=object).reshape(len(regions), top_k),
-        "scores": np.asarray(scores, np.float32).reshape(len(regions), top_k),
-        "boxes": np.asarray([r["box"] for r in regions], np.float32).reshape(len(regions), 4),
-    }
+def _naming_image(error: BaseException, index: int, count: int) -> BaseException:
+    if count == 1 or not isinstance(error, ServiceError):
+        return error
+    named = type(error)(f"image {index}: {error.detail}")
+    return named.with_traceback(error.__traceback__)

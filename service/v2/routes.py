@@ -14,8 +14,14 @@ from service.v2.models import OnnxModel, ServedModels, V2Model, model_metadata
 from service.v2.regions_model import RegionsModel
 
 EXTENSIONS = ["binary_tensor_data"]
-# Health answers are bodiless: 200 true, 400 false (the protocol asks for a 4xx status).
+# Health answers: 200 true, 400 false (the protocol asks for a 4xx status, as Triton answers;
+# tritonclient reads only the status), with the protocol's JSON objects $live_server_response,
+# $ready_server_response and $ready_model_response, which KServe's client reads.
 TRUE, FALSE = 200, 400
+
+
+def _health(body: dict[str, str | bool], healthy: bool) -> Response:
+    return JSONResponse(body, status_code=TRUE if healthy else FALSE)
 
 
 def _runtime(request: Request) -> ModelRuntime | None:
@@ -41,12 +47,13 @@ def _model(request: Request) -> tuple[V2Model, ModelRuntime]:
 
 
 async def server_live(_: Request) -> Response:
-    return Response(status_code=TRUE)
+    return _health({"live": True}, True)
 
 
 async def server_ready(request: Request) -> Response:
     runtime = _runtime(request)
-    return Response(status_code=TRUE if runtime is not None and runtime.ready else FALSE)
+    ready = runtime is not None and runtime.ready
+    return _health({"ready": ready}, ready)
 
 
 async def server_metadata(request: Request) -> Response:
@@ -55,8 +62,8 @@ async def server_metadata(request: Request) -> Response:
 
 
 async def model_ready(request: Request) -> Response:
-    _, runtime = _model(request)
-    return Response(status_code=TRUE if runtime.ready else FALSE)
+    model, runtime = _model(request)
+    return _health({"name": model.name, "ready": runtime.ready}, runtime.ready)
 
 
 async def metadata(request: Request) -> Response:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from service.openapi_schemas import mode_schema
 from tests.service.conftest import png_bytes
 from tests.service.openapi_example import EXAMPLE_IMAGE, RECORD, answer, json_answer
 
@@ -144,3 +145,42 @@ def test_documented_errors_are_problem_json(client: TestClient) -> None:
     answer_ = client.post("/classify-regions", content=b"x", headers={"content-type": "text/plain"})
     problem = responses[str(answer_.status_code)]["content"]["application/problem+json"]
     check(problem["schema"], answer_.json())
+
+
+def test_the_modes_are_the_models_in_requests_answers_and_the_model_route(
+    client: TestClient,
+) -> None:
+    modes = client.get("/v1/model").json()["input"]["modes"]
+    assert modes == ["boxes", "proposals", "superpixels"]  # the shipped model has every head
+    answer = operation(client, "/classify-regions", "post")["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"]["properties"]["mode"]["enum"] == modes
+    model = operation(client, "/v1/model")["responses"]["200"]["content"]["application/json"]
+    assert model["schema"]["properties"]["input"]["properties"]["modes"]["items"]["enum"] == modes
+    for mode in modes:
+        assert f"{mode}: one" in operation(client, "/classify-regions", "post")["description"]
+
+
+def test_without_extra_inputs_only_the_image_is_required(client: TestClient) -> None:
+    assert client.get("/v1/model").json()["input"]["extra_inputs"] == []
+    for form in ("multipart/form-data", "application/json"):
+        schema = body_schema(client, form)
+        assert schema["required"] == ["image"]
+        assert set(schema["properties"]) == {"image", "boxes", "top_k", "mode"}
+    content = operation(client, "/classify-regions", "post")["requestBody"]["content"]
+    assert "encoding" not in content["multipart/form-data"]
+
+
+@pytest.mark.parametrize(
+    ("modes", "default"),
+    [
+        (("boxes", "proposals", "superpixels"), "'boxes' when boxes are given, else 'proposals'"),
+        (("boxes", "proposals"), "'boxes' when boxes are given, else 'proposals'"),
+        (("superpixels",), "superpixels"),
+    ],
+)
+def test_a_mode_schema_gives_the_default_the_pipeline_picks(
+    modes: tuple[str, ...], default: str
+) -> None:
+    schema = mode_schema(modes)
+    assert schema["enum"] == list(modes)
+    assert schema["description"].startswith(f"default: {default}; ")

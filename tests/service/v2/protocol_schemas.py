@@ -1,6 +1,7 @@
 """The Open Inference Protocol's REST JSON objects as JSON Schemas, written from KServe's
 "Predict Protocol - Version 2" (required_api.md) and Triton's binary tensor data extension
-(protocol/extension_binary_data.md): names, types and which fields are required."""
+(protocol/extension_binary_data.md), and the Open Inference Protocol's inference_rest.md
+for the health objects: names, types and which fields are required."""
 
 from typing import Any
 
@@ -87,3 +88,9 @@ INFERENCE_RESPONSE = _object(
 )
 # $metadata_server_error_response, $metadata_model_error_response, $inference_error_response
 ERROR = _object(["error"], {"error": STRING})
+# Health (inference_rest.md, and KServe's ServerLiveResponse, ServerReadyResponse and
+# ModelReadyResponse): $live_server_response, $ready_server_response, $ready_model_response
+BOOLEAN = {"type": "boolean"}
+LIVE_SERVER = _object(["live"], {"live": BOOLEAN})
+READY_SERVER = _object(["ready"], {"ready": BOOLEAN})
+READY_MODEL = _object(["name", "ready"], {"name": STRING, "ready": BOOLEAN})

@@ -66,14 +66,16 @@ def test_model_metadata_is_the_onnx_signature(
 def test_regions_model_metadata(served: Served, triton: httpclient.InferenceServerClient) -> None:
     metadata = triton.get_model_metadata(f"{served.model}-regions")
     assert metadata["inputs"] == [
-        {"name": "image", "datatype": "BYTES", "shape": [1]},
+        {"name": "image", "datatype": "BYTES", "shape": [-1]},
         {"name": "boxes", "datatype": "FP32", "shape": [-1, 4]},
+        {"name": "box_counts", "datatype": "INT32", "shape": [-1]},
         {"name": "top_k", "datatype": "INT32", "shape": [1]},
-    ]
+    ]  # the shipped model has no extra inputs
     assert metadata["outputs"] == [
         {"name": "labels", "datatype": "BYTES", "shape": [-1, -1]},
         {"name": "scores", "datatype": "FP32", "shape": [-1, -1]},
         {"name": "boxes", "datatype": "FP32", "shape": [-1, 4]},
+        {"name": "region_counts", "datatype": "INT32", "shape": [-1]},
     ]
 
 

@@ -61,12 +61,24 @@ def check_error(response: httpx.Response, status: int) -> str:
     return str(response.json()["error"])
 
 
-def test_health_answers_are_bodiless(served: Served) -> None:
-    paths = ["/v2/health/live", "/v2/health/ready", f"/v2/models/{served.model}/ready"]
-    paths.append(f"/v2/models/{served.model}-regions/versions/{served.version}/ready")
-    for path in paths:
+def test_health_answers_are_the_protocols_objects(served: Served) -> None:
+    regions = f"{served.model}-regions"
+    answers = {
+        "/v2/health/live": (schemas.LIVE_SERVER, {"live": True}),
+        "/v2/health/ready": (schemas.READY_SERVER, {"ready": True}),
+        f"/v2/models/{served.model}/ready": (
+            schemas.READY_MODEL, {"name": served.model, "ready": True}
+        ),
+        f"/v2/models/{regions}/versions/{served.version}/ready": (
+            schemas.READY_MODEL, {"name": regions, "ready": True}
+        ),
+    }  # fmt: skip
+    for path, (schema, body) in answers.items():
         response = httpx.get(served.base + path)
-        assert (response.status_code, response.content) == (200, b""), path
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == "application/json"
+        jsonschema.validate(response.json(), schema)
+        assert response.json() == body, path
 
 
 def test_server_and_model_metadata(served: Served) -> None:
