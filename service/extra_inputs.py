@@ -41,7 +41,8 @@ def fit_to_image(
     info: ModelInfo, arrays: dict[str, np.ndarray], picture: Picture
 ) -> dict[str, np.ndarray]:
     """Inputs whose axes 1 and 2 follow the image: checked against the image as sent, then
-    taken to the working image's size by nearest neighbour (as the image was shrunk)."""
+    taken to the working image's size by nearest neighbour (as the image was shrunk); batching
+    pads them with zeros, to the model's fixed size if it has one, as the image is padded."""
     fitted = dict(arrays)
     for extra in info.extra_inputs:
         if extra.divisor is None:

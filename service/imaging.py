@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from service.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from service.working_image import Picture, shrink, working_size
+from service.working_image import Bound, Picture, as_bound, shrink, working_size
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 WHITE = (255, 255, 255)
@@ -36,16 +36,20 @@ TRANSPOSE = {
 }
 
 
-def decode_picture(data: bytes, max_pixels: int, max_side: int | None, max_bytes: int) -> Picture:
-    """Bytes of one image -> its pixels at the working size, RGB, as displayed."""
+def decode_picture(
+    data: bytes, max_pixels: int, bound: int | Bound | None, max_bytes: int
+) -> Picture:
+    """Bytes of one image -> its pixels at the working size (within `bound`: a max_side, or the
+    displayed image's (height, width) bound; see service/working_image.py), RGB, as displayed."""
     with _open(data) as image:
         width, height = image.size
         if width * height > max_pixels:
             raise PayloadTooLarge(
                 f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
             )
-        size, scale = working_size(width, height, max_side)  # the same in either orientation
-        if image.format in ("JPEG", "MPO") and scale < 1:
+        jpeg = image.format in ("JPEG", "MPO")  # its EXIF is read with the header
+        size, scale = _stored_size(width, height, bound, _orientation(image) if jpeg else 1)
+        if jpeg and scale < 1:
             image.draft(image.mode, size)  # decode at 1/2, 1/4 or 1/8 if still >= size
         needed = decoding_bytes(image, (width, height), size)
         if needed > max_bytes:
@@ -57,6 +61,7 @@ def decode_picture(data: bytes, max_pixels: int, max_side: int | None, max_bytes
             image.seek(0)  # animated images: the first frame
             image.load()
             orientation = _orientation(image)
+            size, scale = _stored_size(width, height, bound, orientation)
             small = _reduce(image, size)
             turn = TRANSPOSE.get(orientation)
             pixels = to_rgb(small if turn is None else small.transpose(turn))
@@ -65,6 +70,16 @@ def decode_picture(data: bytes, max_pixels: int, max_side: int | None, max_bytes
     if orientation >= 5:  # a quarter turn: displayed sides swap
         width, height = height, width
     return Picture(pixels, width, height, scale)
+
+
+def _stored_size(
+    width: int, height: int, bound: int | Bound | None, orientation: int
+) -> tuple[tuple[int, int], float]:
+    """The working size in the image's stored orientation: the bound holds as displayed."""
+    limit = as_bound(bound)
+    if orientation >= 5 and limit is not None:  # a quarter turn: the bound's sides swap
+        limit = (limit[1], limit[0])
+    return working_size(width, height, limit)
 
 
 def decode_image(data: bytes, max_pixels: int, max_bytes: int = 2**62) -> np.ndarray:

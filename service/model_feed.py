@@ -17,7 +17,7 @@ from service.model_inputs import ExtraInput
 class PreparedImage:
     """One image ready for the model: stride-aligned sizes are handled when batching."""
 
-    pixels: np.ndarray  # (H, W, 3) uint8, at most max_image_side on its long side
+    pixels: np.ndarray  # (H, W, 3) uint8, within the model's bound (ModelInfo.bound)
     rois: np.ndarray  # (R, 4) float32 [x1, y1, x2, y2] in pixels, inclusive ends
     superpixels: np.ndarray | None  # (ceil(H / stride), ceil(W / stride)) int32 ids, or None
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # checked, at the working size
@@ -30,9 +30,12 @@ class Scores:
 
 
 def build_feed(info: ModelInfo, batch: list[PreparedImage]) -> dict[str, np.ndarray]:
+    """Images padded at the bottom and right: to the model's fixed sides, the free ones to a
+    multiple of the stride; every other input sized to match."""
     stride = info.stride
-    height = _round_up(max(p.pixels.shape[0] for p in batch), stride)
-    width = _round_up(max(p.pixels.shape[1] for p in batch), stride)
+    fixed_height, fixed_width = info.image_size
+    height = fixed_height or _round_up(max(p.pixels.shape[0] for p in batch), stride)
+    width = fixed_width or _round_up(max(p.pixels.shape[1] for p in batch), stride)
     feed = {info.inputs["image"]: _images(info, batch, height, width)}
     if "rois" in info.inputs:
         name = info.inputs["rois"]
@@ -41,7 +44,7 @@ def build_feed(info: ModelInfo, batch: list[PreparedImage]) -> dict[str, np.ndar
         feed[name] = rois.astype(info.input_dtypes.get(name, np.float32))
     if "superpixels" in info.inputs:
         name = info.inputs["superpixels"]
-        grids = _grids(batch, height // stride, width // stride)
+        grids = _grids(batch, *_grid_size(info, name, height, width))
         feed[name] = grids.astype(info.input_dtypes.get(name, np.int32))
     for extra in info.extra_inputs:
         feed[extra.name] = _extra(extra, batch, height, width)
@@ -115,6 +118,13 @@ def _batched_rois(info: ModelInfo, batch: list[PreparedImage]) -> np.ndarray:
     return rois
 
 
+def _grid_size(info: ModelInfo, name: str, height: int, width: int) -> tuple[int, int]:
+    """The superpixel input's fixed sides, else one cell per stride of the padded image."""
+    dims = info.input_shapes.get(name, ())
+    rows, cols = (dims[1], dims[2]) if len(dims) == 3 else (None, None)  # (B, H, W) ids
+    return rows or -(-height // info.stride), cols or -(-width // info.stride)
+
+
 def _grids(batch: list[PreparedImage], height: int, width: int) -> np.ndarray:
     grids = np.full((len(batch), height, width), -1, np.int32)
     for i, item in enumerate(batch):
@@ -132,7 +142,7 @@ def _extra(extra: ExtraInput, batch: list[PreparedImage], height: int, width: in
         return values[0]
     if extra.divisor is None:
         return np.concatenate(values)
-    rows, cols = extra.spatial_size(height, width)
+    rows, cols = extra.fixed_size or extra.spatial_size(height, width)
     stacked = np.zeros((len(batch), rows, cols, *values[0].shape[3:]), extra.dtype)
     for i, value in enumerate(values):  # zeros beyond each image, as its pixels are padded
         stacked[i, : value.shape[1], : value.shape[2]] = value[0]

@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from service.model_inputs import ExtraInput, NodeArg, Sample, extra_inputs, numpy_dtype
+from service.model_inputs import (
+    ExtraInput,
+    NodeArg,
+    Sample,
+    extra_inputs,
+    height_width,
+    input_shapes,
+    numpy_dtype,
+)
 
 CONTRACT_VERSION = "1"
 ROIS_FORMATS = ("indexed", "batched")  # (R, 5) [batch_index, x1, y1, x2, y2] | (B, N, 4)
@@ -55,11 +63,12 @@ class ModelInfo:
     outputs: dict[str, str]  # head (rois, superpixels) -> ONNX output name
     extra_inputs: tuple[ExtraInput, ...]
     input_dtypes: dict[str, np.dtype]  # ONNX input name -> dtype of the signature
+    input_shapes: dict[str, tuple[int | None, ...]]  # ONNX input name -> sizes, None: free
     image_dtype: str
     preprocessing: Preprocessing | None  # None for uint8 images
     stride: int
     pad_value: int
-    max_image_side: int
+    max_image_side: int  # a fixed image's long side; else the metadata's
     rois_format: str | None  # None without a RoI head
     superpixel: SuperpixelSettings | None  # None without a superpixel head
     roi_lowering: str
@@ -69,6 +78,17 @@ class ModelInfo:
         """The modes the heads allow: boxes and proposals need RoI pooling."""
         rois = ("boxes", "proposals") if "rois" in self.inputs else ()
         return rois + (("superpixels",) if "superpixels" in self.inputs else ())
+
+    @property
+    def image_size(self) -> tuple[int | None, int | None]:
+        """The image's (height, width) as the model fixes them; None where free."""
+        return height_width(self.input_shapes.get(self.inputs["image"], ()))
+
+    @property
+    def bound(self) -> tuple[int, int]:
+        """(height, width) an image may have at the model: its fixed sizes, else max_image_side."""
+        height, width = self.image_size
+        return height or self.max_image_side, width or self.max_image_side
 
     @classmethod
     def from_metadata(
@@ -100,7 +120,11 @@ def _read(
     classes = _json(props, "classes", list)
     inputs, outputs = _json(props, "inputs", dict), _json(props, "outputs", dict)
     _check_heads(inputs, outputs)
-    extras = extra_inputs(_json(props, "extra_inputs", list), signature, samples, inputs["image"])
+    recorded = _json(props, "input_shapes", dict) if "input_shapes" in props else {}
+    shapes = input_shapes(signature, recorded)
+    image_size = height_width(shapes.get(inputs["image"], ()))
+    names = _json(props, "extra_inputs", list)
+    extras = extra_inputs(names, signature, samples, inputs["image"], image_size)
     _check_signature(signature, [*inputs.values(), *(e.name for e in extras)])
     image_dtype = _choice(props, "image_dtype", IMAGE_DTYPES)
     background = int(props["background_class"])
@@ -115,11 +139,12 @@ def _read(
         outputs=outputs,
         extra_inputs=extras,
         input_dtypes={node.name: numpy_dtype(node.type) for node in signature},
+        input_shapes=shapes,
         image_dtype=image_dtype,
         preprocessing=_preprocessing(props) if image_dtype == "float32" else None,
         stride=_positive(props, "stride"),
         pad_value=int(props["pad_value"]),
-        max_image_side=_positive(props, "max_image_side"),
+        max_image_side=_max_side(image_size) or _positive(props, "max_image_side"),
         rois_format=_choice(props, "rois_format", ROIS_FORMATS) if "rois" in inputs else None,
         superpixel=_superpixel(props) if "superpixels" in inputs else None,
         roi_lowering=props.get("roi_lowering", "none"),
@@ -131,6 +156,12 @@ def _check_signature(signature: Sequence[NodeArg], fed: list[str]) -> None:
     if signature and sorted(fed) != sorted(node.name for node in signature):
         names = sorted(node.name for node in signature)
         raise ValueError(f"roles and extra_inputs name {sorted(fed)}; the model takes {names}")
+
+
+def _max_side(image_size: tuple[int | None, int | None]) -> int | None:
+    """A fixed image's long side; None unless both sides are fixed."""
+    height, width = image_size
+    return None if height is None or width is None else max(height, width)
 
 
 def _json(props: Mapping[str, str], key: str, kind: type) -> Any:

@@ -61,6 +61,7 @@ def choose_mode(request: RegionRequest, top_k_limit: int, modes: tuple[str, ...]
 class Decoded:
     width: int
     height: int
+    resized_to: dict[str, int] | None  # the size the model saw, when the image was shrunk
     prepared: Prepared
     decode_s: float
     prepare_s: float
@@ -96,9 +97,12 @@ class Pipeline:
             found = superpixel_regions(
                 self.info, masks, scores.superpixels[prepared.seen], request.top_k
             )
+        image: dict[str, Any] = {"width": decoded.width, "height": decoded.height}
+        if decoded.resized_to is not None:  # never silently (service/working_image.py)
+            image["resized_to"] = decoded.resized_to
         return {
             "model": {"name": self.info.name, "version": self.info.version},
-            "image": {"width": decoded.width, "height": decoded.height},
+            "image": image,
             "mode": mode,
             "regions": found,
             "timing_ms": {
@@ -115,13 +119,18 @@ class Pipeline:
         s = self.settings
         extras = decode_extra_inputs(self.info, request.extras)
         picture = decode_picture(
-            request.image, s.max_image_pixels, self.info.max_image_side, s.max_decode_mib * 2**20
+            request.image, s.max_image_pixels, self.info.bound, s.max_decode_mib * 2**20
         )
         decoded = time.perf_counter()
         extras = fit_to_image(self.info, extras, picture)
         prepared = prepare_picture(self.info, s, picture, mode, request.boxes, extras)
         return Decoded(
-            picture.width, picture.height, prepared, decoded - start, time.perf_counter() - decoded
+            picture.width,
+            picture.height,
+            picture.resized_to,
+            prepared,
+            decoded - start,
+            time.perf_counter() - decoded,
         )
 
     def decode_prepare_and_run(
@@ -136,7 +145,7 @@ def prepare(
 ) -> Prepared:
     """Working image and the model's rois or superpixels for one request (CPU-bound), for
     a model without extra inputs."""
-    picture = working_picture(pixels, info.max_image_side)
+    picture = working_picture(pixels, info.bound)
     return prepare_picture(info, settings, picture, mode, raw_boxes)
 
 

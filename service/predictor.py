@@ -44,9 +44,8 @@ class Predictor:
         signature = first.get_inputs()
         # Both files of an export (CPU and CUDA lowering) share <stem>.samples.npz.
         self.samples = load_samples(
-            path, [i.name for i in signature], [o.name for o in first.get_outputs()],
-            allow_no_samples,
-        )  # fmt: skip
+            path, signature, [o.name for o in first.get_outputs()], allow_no_samples
+        )
         self.info = ModelInfo.from_metadata(
             str(path), first.get_modelmeta().custom_metadata_map, signature, self.samples
         )

@@ -14,6 +14,7 @@ from service.model_info import ModelInfo
 from service.request_context import note_regions
 from service.request_parsing import parse_request
 from service.runtime import ModelRuntime
+from service.working_image import resize_rule
 
 router = APIRouter()
 
@@ -87,6 +88,7 @@ async def model(runtime: RuntimeDep) -> dict[str, Any]:
             "formats": ["JPEG", "PNG", "WebP", "BMP", "TIFF", "GIF"],
             "max_image_pixels": runtime.settings.max_image_pixels,
             "working_max_side": info.max_image_side,
+            "image": image_input(info),
             "max_boxes": runtime.settings.max_boxes,
             "modes": list(info.modes),
             "extra_inputs": [extra.describe() for extra in info.extra_inputs],
@@ -97,6 +99,17 @@ async def model(runtime: RuntimeDep) -> dict[str, Any]:
         "roi_lowering": info.roi_lowering,
         "ready": runtime.ready,
         "self_test": runtime.self_test,
+    }
+
+
+def image_input(info: ModelInfo) -> dict[str, Any]:
+    """The image's size at the model and the one rule that brings images to it."""
+    fixed = info.image_size
+    rule = resize_rule(info.bound, fixed, info.pad_value, info.stride)
+    return {
+        "fixed_size": None if fixed == (None, None) else list(fixed),  # [height, width]
+        "max_side": info.max_image_side,
+        "resize": rule,
     }
 
 

@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import numpy as np
@@ -12,6 +12,7 @@ from service.batching import MicroBatcher
 from service.metrics import Metrics
 from service.model_feed import PreparedImage
 from service.model_info import ModelInfo
+from service.model_inputs import fixed_dims
 from service.pipeline import Pipeline
 from service.predictor import Predictor
 from service.self_test import NO_SELF_TEST, SCORE_TOLERANCE, replay
@@ -19,7 +20,7 @@ from service.sessions import CUDA
 from service.settings import Settings
 
 log = logging.getLogger("regionserve")
-WARM_UP_SIDE = 512  # at most; the model's max_image_side when smaller
+WARM_UP_SIDE = 512  # at most, for a free side; the model's max_image_side when smaller
 
 
 def batch_size(settings: Settings, provider: str) -> int:
@@ -78,12 +79,16 @@ class ModelRuntime:
 
     async def _warm_up(self) -> None:
         where = f"{self.predictor.path} on {self.predictor.provider}"
+        stage = "warm-up"
         try:
             await run_in_threadpool(self._run_representative_shapes)
+            stage = "self-test"
             self.self_test = await run_in_threadpool(self._replay_samples)
         except Exception as error:  # readiness stays false and says why; the process stops
-            self.self_test = f"failed: {error}"
-            self._on_failure(f"self-test of {where} failed: {error}")
+            reason = " ".join(str(error).split())  # onnxruntime's messages span lines
+            failed = f"failed: {reason}"
+            self.self_test = failed if stage == "self-test" else f"not run: warm-up {failed}"
+            self._on_failure(f"{stage} of {where} failed: {reason}")
             return
         self.ready = True
         self.metrics.processes_ready.set(1)
@@ -96,10 +101,18 @@ class ModelRuntime:
         )
 
     def _run_representative_shapes(self) -> None:
-        """Every session, on the shapes each of the model's modes feeds."""
+        """Every session, on the shapes each of the model's modes feeds; an error names the
+        shapes fed and those the model declares."""
         for session in self.predictor.sessions:
             for batch in representative_batches(self.info):
-                self.predictor.run(batch, session)
+                feed = self.predictor.feed(batch)
+                try:
+                    self.predictor.run_feed(feed, session)
+                except Exception as error:  # onnxruntime raises several unrelated types
+                    declared = shapes({i.name: fixed_dims(i) for i in session.get_inputs()})
+                    raise WarmUpFailed(
+                        f"the model refuses inputs {shapes(feed)} (it declares {declared}): {error}"
+                    ) from error
 
     def _replay_samples(self) -> str:
         """The recorded samples on every session (SelfTestFailed past the tolerance)."""
@@ -116,16 +129,29 @@ class ModelRuntime:
         )
 
 
+class WarmUpFailed(RuntimeError):
+    """The model refused the warm-up's inputs; the message names their shapes."""
+
+
+def shapes(arrays: Mapping[str, np.ndarray | tuple[int | None, ...]]) -> str:
+    """`name [d, ...]` of each input; -1 for a free size."""
+    dims = {k: v.shape if isinstance(v, np.ndarray) else v for k, v in arrays.items()}
+    return ", ".join(f"{k} {[-1 if d is None else d for d in v]}" for k, v in dims.items())
+
+
 def representative_batches(info: ModelInfo) -> list[list[PreparedImage]]:
     """One large image with rois and superpixels, a batch of two smaller ones with rois
-    only, and one with superpixels only; sizes from the stride and max_image_side."""
+    only, and one with superpixels only; at the model's fixed sizes, free sides from the
+    stride and max_image_side."""
     side = min(WARM_UP_SIDE, info.max_image_side)
+    height, width = (fixed or side for fixed in info.image_size)
     rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
-    rois = np.tile(np.array([side / 8, side / 8, side * 7 / 8, side * 7 / 8], np.float32), (32, 1))
-    cells = -(-side // info.stride)
-    grid = np.arange(cells * cells, dtype=np.int32).reshape(cells, cells) // 64
-    small = image[: max(1, side // 2), : max(1, side // 3)]
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    box = [width / 8, height / 8, width * 7 / 8, height * 7 / 8]
+    rois = np.tile(np.array(box, np.float32), (32, 1))
+    rows, cols = -(-height // info.stride), -(-width // info.stride)
+    grid = np.arange(rows * cols, dtype=np.int32).reshape(rows, cols) // 64
+    small = image[: max(1, height // 2), : max(1, width // 3)]
     with_rois = "rois" in info.inputs
     with_grid = "superpixels" in info.inputs
     no_rois = np.zeros((0, 4), np.float32)

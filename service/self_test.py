@@ -5,13 +5,13 @@ provider's `<stem>.decomposed.onnx`) share the samples."""
 
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from service.model_info import ModelLoadError
-from service.model_inputs import Sample
+from service.model_inputs import NodeArg, Sample, fixed_dims
 
 SCORE_TOLERANCE = 1e-4  # absolute, on every output (scores)
 NO_SELF_TEST = "not run: no recorded samples, allowed by REGIONSERVE_ALLOW_NO_SELF_TEST"
@@ -28,10 +28,10 @@ def samples_path(model_path: Path) -> Path:
 
 
 def load_samples(
-    model_path: Path, inputs: list[str], outputs: list[str], allow_missing: bool
+    model_path: Path, inputs: Sequence[NodeArg], outputs: list[str], allow_missing: bool
 ) -> list[Sample] | None:
-    """The recorded samples, checked against the model's inputs and outputs; None when there
-    are none and that is allowed."""
+    """The recorded samples, checked against the model's inputs (names and fixed sizes) and
+    outputs; None when there are none and that is allowed."""
     path = samples_path(model_path)
     if not path.is_file():
         if allow_missing:
@@ -62,14 +62,30 @@ def _read(path: Path) -> list[Sample]:
     return [samples[k] for k in sorted(samples)]
 
 
-def _check(samples: list[Sample], inputs: list[str], outputs: list[str]) -> None:
+def _check(samples: list[Sample], inputs: Sequence[NodeArg], outputs: list[str]) -> None:
     if not samples:
         raise ValueError("no sample in the file")
+    names = sorted(node.name for node in inputs)
     for k, (feed, recorded) in enumerate(samples):
-        if sorted(feed) != sorted(inputs):
-            raise ValueError(f"sample {k} has inputs {sorted(feed)}, the model {sorted(inputs)}")
+        if sorted(feed) != names:
+            raise ValueError(f"sample {k} has inputs {sorted(feed)}, the model {names}")
+        for node in inputs:
+            _check_sizes(k, node, feed[node.name].shape)
         if not recorded or not set(recorded) <= set(outputs):
             raise ValueError(f"sample {k} has outputs {sorted(recorded)}, the model {outputs}")
+
+
+def _check_sizes(k: int, node: NodeArg, shape: tuple[int, ...]) -> None:
+    declared = fixed_dims(node)
+    fits = len(shape) == len(declared) and all(
+        want is None or want == got for want, got in zip(declared, shape, strict=True)
+    )
+    if not fits:
+        takes = [-1 if d is None else d for d in declared]
+        raise ValueError(
+            f"sample {k} input {node.name!r} has shape {list(shape)}; the model declares {takes} "
+            "(-1: any size): export the model again"
+        )
 
 
 def replay(

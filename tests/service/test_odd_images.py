@@ -100,7 +100,9 @@ def test_images_one_pixel_thin_are_answered(
     image = png_bytes(np.random.default_rng(0).integers(0, 256, (*shape, 3), np.uint8))
     response = client.post("/classify-regions", files={"image": ("x", image)}, data={"mode": mode})
     assert response.status_code == 200, response.text
-    assert response.json()["image"] == {"width": shape[1], "height": shape[0]}
+    height, width = shape
+    resized = {"width": min(width, 1024), "height": min(height, 1024)}  # max_image_side
+    assert response.json()["image"] == {"width": width, "height": height, "resized_to": resized}
 
 
 def test_a_large_16_bit_image_is_reduced_as_decoded() -> None:

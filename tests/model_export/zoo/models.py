@@ -64,6 +64,19 @@ def textmaps() -> keras.Model:
     return keras.Model([shot, text, boxes], _roi_scores(x, boxes, 8), name="textmaps")
 
 
+def fixed_page() -> keras.Model:
+    """Fixed sizes, as most users write them: a 96x128 (height x width) page and its 12x16
+    layout grid (one cell per 8 px: it follows the image), RoI pooling at 1/8."""
+    page = keras.Input((96, 128, 3), dtype="uint8", name="page")
+    layout = keras.Input((12, 16, 2), name="layout")
+    boxes = keras.Input((5,), name="boxes")
+    x = layers.Rescaling(1 / 255, name="scale")(page)
+    for k in (1, 2, 3):
+        x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name=f"conv{k}")(x)
+    x = layers.concatenate([x, layout], name="joined")
+    return keras.Model([page, layout, boxes], _roi_scores(x, boxes, 8), name="fixed_page")
+
+
 def mobilenet_v2_nested_s32() -> keras.Model:
     pixels = keras.Input((None, None, 3), name="pixels")
     regions = keras.Input((None, 4), name="regions")
@@ -168,6 +181,7 @@ ZOO: dict[str, ZooModel] = {
         superpixel_mean, {"image": "image", "superpixels": "superpixels"}, 2
     ),
     "modern_cnn": ZooModel(modern_cnn, {"image": "image", "rois": "rois"}, 4, FLOAT_IMAGE_FLAGS),
+    "fixed_page": ZooModel(fixed_page, {"image": "page", "rois": "boxes", "extra": "layout"}, 8),
 }
 
 

@@ -29,6 +29,7 @@ EXPORT_FLAGS: dict[str, list[str]] = {
     "textmaps": [],
     "vgg_flat_s32": ["--background-class", "-1"],
     "superpixel_mean": [],
+    "fixed_page": [],
 }
 
 
