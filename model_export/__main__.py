@@ -4,7 +4,11 @@ import argparse
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before TensorFlow is imported: its start-up lines (CPU features, oneDNN, CUDA factories, and
+# absl's "log messages before absl::InitializeLog()") are C++ INFO, WARNING and ERROR logs that
+# level 3 hides; an explicit TF_CPP_MIN_LOG_LEVEL in the environment still shows them.
+if not os.environ.get("TF_CPP_MIN_LOG_LEVEL"):
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 from model_export import commands
 

@@ -9,6 +9,7 @@ import keras
 from model_export.model import MAX_IMAGE_SIDE, PAD_VALUE
 from model_export.onnx_export.errors import ExportError
 from model_export.onnx_export.export import export_model
+from model_export.onnx_export.loading import load_keras_model
 from model_export.onnx_export.metadata import ServingSettings
 from model_export.onnx_export.roles import RoleFlags
 from model_export.onnx_export.samples import Preprocessing
@@ -34,10 +35,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--image-mean", type=float, nargs=3, default=[0.0, 0.0, 0.0])
     add("--image-std", type=float, nargs=3, default=[1.0, 1.0, 1.0])
     add("--pad-value", type=int, default=PAD_VALUE, help="pixel value that pads batches")
-    add("--max-image-side", type=int, default=MAX_IMAGE_SIDE)
+    add(
+        "--max-image-side",
+        type=int,
+        help=f"longest image side served (default: a fixed image's own, else {MAX_IMAGE_SIDE})",
+    )
     add("--superpixel-area", type=int, default=SUPERPIXEL_AREA, help="SLIC pixels per superpixel")
     add("--superpixel-compactness", type=float, default=COMPACTNESS)
     add("--samples", type=Path, help="sample inputs (.npz, contract keys) instead of random ones")
+    add(
+        "--custom-objects",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE (from the current directory or PYTHONPATH) before loading: the "
+        "module that defines and registers the model's own layers (repeatable)",
+    )
+    add(
+        "--allow-offset",
+        action="store_true",
+        help="export even when a RoiPooling layer's feature map is offset from the image",
+    )
 
 
 def _classes(args: argparse.Namespace, record: TrainingRecord | None) -> list[str]:
@@ -63,9 +81,10 @@ def serving_settings(args: argparse.Namespace, model: keras.Model) -> ServingSet
             args.image_scale, tuple(args.image_mean), tuple(args.image_std)
         ),
         pad_value=args.pad_value,
-        max_image_side=args.max_image_side,
+        max_image_side=MAX_IMAGE_SIDE if args.max_image_side is None else args.max_image_side,
         superpixel_area=args.superpixel_area,
         superpixel_compactness=args.superpixel_compactness,
+        max_image_side_given=args.max_image_side is not None,
     )
 
 
@@ -81,18 +100,17 @@ def role_flags(args: argparse.Namespace) -> RoleFlags:
 
 def export_command(args: argparse.Namespace) -> None:
     """The export with its errors raised (tests call this in process)."""
-    try:
-        model = keras.saving.load_model(args.model)
-    except (OSError, ValueError, TypeError) as error:
-        raise ExportError(
-            f"cannot load {args.model}: {str(error).strip().splitlines()[0]}"
-        ) from error
+    model = load_keras_model(args.model, args.custom_objects)
+    settings = serving_settings(args, model)
     exported = export_model(
-        model, args.out, serving_settings(args, model), role_flags(args), args.samples
+        model, args.out, settings, role_flags(args), args.samples, args.allow_offset
     )
     for lowering, results in exported.parity.items():
         worst = "; ".join(f"batch {p.batch}: {p}" for p in results)
         print(f"parity ({lowering}): {worst}", file=sys.stderr)
+    for lowering, sweeps in exported.sweeps.items():
+        for sweep in sweeps:
+            print(f"roi sweep ({lowering}): {sweep}", file=sys.stderr)
     print("wrote " + ", ".join(str(p) for p in exported.paths), file=sys.stderr)
 
 

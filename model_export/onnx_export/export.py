@@ -15,10 +15,13 @@ import numpy as np
 from onnx import helper
 
 from model_export.layers import RoiPooling
+from model_export.onnx_export.alignment import check_alignment
 from model_export.onnx_export.convert import Traced, to_onnx, trace
 from model_export.onnx_export.errors import ExportError
 from model_export.onnx_export.gates import Parity, check_graph, check_parity
+from model_export.onnx_export.input_sizes import declared_shapes, fixed_image_side
 from model_export.onnx_export.metadata import ServingSettings, metadata_props
+from model_export.onnx_export.roi_sweep import Sweep, check_roi_sweep
 from model_export.onnx_export.roles import RoleFlags, Roles, find_roles
 from model_export.onnx_export.samples import (
     Feed,
@@ -37,6 +40,7 @@ class Exported:
     paths: list[Path]
     roles: Roles
     parity: dict[str, list[Parity]]  # per RoI lowering
+    sweeps: dict[str, list[Sweep]]  # per RoI lowering: each RoiPooling layer against the reference
 
 
 def _stride(traced: Traced, roles: Roles, feeds: list[Feed]) -> int:
@@ -96,9 +100,11 @@ def export_model(
     settings: ServingSettings,
     flags: RoleFlags,
     samples: Path | None = None,
+    allow_offset: bool = False,
 ) -> Exported:
     traced = trace(model)
     roles = find_roles(traced, flags)
+    settings = fixed_image_side(settings, traced.signature, roles.image)
     image_dtype = traced.signature[[s.name for s in traced.signature].index(roles.image)].dtype.name
     if image_dtype not in IMAGE_DTYPES:
         raise ExportError(
@@ -108,15 +114,18 @@ def export_model(
     expected = [keras_outputs(model, feed) for feed in feeds]
     _check_classes(settings, roles, expected[0])
     stride = _stride(traced, roles, feeds)
+    check_alignment(model, feeds, roles.image, allow_offset)
     rois_format = None
     if roles.rois is not None:
         rank = feeds[0][roles.rois].ndim
         rois_format = "indexed" if rank == 2 else "batched"
-    props = metadata_props(settings, roles, rois_format, stride, image_dtype)
+    shapes = declared_shapes(traced.signature)
+    props = metadata_props(settings, roles, rois_format, stride, image_dtype, shapes)
     layer_names = [layer.name for layer in model._flatten_layers(include_self=False)]
     lowerings = list(LOWERING_SUFFIXES) if roles.rois is not None else ["maxroipool"]
     files: dict[Path, bytes] = {}
-    parities = {}
+    parities, sweeps = {}, {}
+    roi_layers = {id(m.layer): m.layer for m in traced.markers.of_kind(RoiPooling)}.values()
     for lowering in lowerings:
         proto = to_onnx(traced, lowering, settings.max_image_side)
         extra = {"roi_lowering": lowering} if roles.rois is not None else {}
@@ -124,9 +133,12 @@ def export_model(
         check_graph(proto, layer_names)
         data = proto.SerializeToString()
         parities[lowering] = check_parity(data, feeds, expected)
+        sweeps[lowering] = [
+            check_roi_sweep(layer, lowering, settings.max_image_side) for layer in roi_layers
+        ]
         files[out.with_name(out.name.removesuffix(".onnx") + LOWERING_SUFFIXES[lowering])] = data
     archive = io.BytesIO()
     write_samples(archive, feeds, expected)
     files[out.with_name(out.name.removesuffix(".onnx") + ".samples.npz")] = archive.getvalue()
     _write_all(files)
-    return Exported(list(files), roles, parities)
+    return Exported(list(files), roles, parities, sweeps)

@@ -21,10 +21,16 @@ class ServingSettings:
     max_image_side: int
     superpixel_area: int
     superpixel_compactness: float
+    max_image_side_given: bool = False  # by the user: a fixed image size must then agree
 
 
 def metadata_props(
-    settings: ServingSettings, roles: Roles, rois_format: str | None, stride: int, image_dtype: str
+    settings: ServingSettings,
+    roles: Roles,
+    rois_format: str | None,
+    stride: int,
+    image_dtype: str,
+    input_shapes: dict[str, list[int | None]],
 ) -> dict[str, str]:
     prep = settings.preprocessing
     preprocessing = (
@@ -41,6 +47,7 @@ def metadata_props(
         "background_class": settings.background_class,
         "inputs": {role: name for role, name in inputs.items() if name is not None},
         "extra_inputs": list(roles.extra),
+        "input_shapes": input_shapes,  # as declared, None for a dynamic axis
         "outputs": roles.outputs,
         "stride": stride,
         "image_dtype": image_dtype,

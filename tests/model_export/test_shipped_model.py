@@ -50,6 +50,9 @@ def test_graph_is_standard_and_carries_the_contract(path: Path, lowering: str) -
         "background_class": "0",
         "inputs": json.dumps(dict(zip(INPUTS, INPUTS, strict=True))),
         "extra_inputs": "[]",
+        "input_shapes": json.dumps(
+            {"image": [None, None, None, 3], "rois": [None, 5], "superpixels": [None, None, None]}
+        ),
         "outputs": json.dumps({"rois": "roi_scores", "superpixels": "superpixel_scores"}),
         "rois_format": "indexed",
         "stride": str(STRIDE),

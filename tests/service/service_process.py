@@ -30,9 +30,14 @@ def service_env(model_path: Path, processes: int = 1) -> dict[str, str]:
 
 
 def start_service(
-    model_path: Path, port: int, processes: int = 1, **popen: Any
+    model_path: Path,
+    port: int,
+    processes: int = 1,
+    settings: dict[str, str] | None = None,
+    **popen: Any,
 ) -> subprocess.Popen[bytes]:
-    env = service_env(model_path, processes)
+    """`python -m service` on the model; `settings`: more REGIONSERVE_ variables."""
+    env = {**service_env(model_path, processes), **(settings or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,

@@ -109,6 +109,7 @@ def test_metadata_follows_the_contract(folder: Path) -> None:
         "background_class": "0",
         "inputs": json.dumps({"image": "picture", "rois": "boxes"}),
         "extra_inputs": "[]",
+        "input_shapes": json.dumps({"picture": [None, None, None, 3], "boxes": [None, 5]}),
         "outputs": json.dumps({"rois": "scores"}),
         "stride": "4",
         "image_dtype": "uint8",
@@ -187,3 +188,18 @@ def test_foreign_domain_fails_loudly() -> None:
     )
     with pytest.raises(ExportError, match="non-standard operators"):
         check_graph(proto, [])
+
+
+def test_another_max_image_side_than_a_fixed_image_is_refused(folder: Path) -> None:
+    image = keras.Input((32, 48, 3), dtype="uint8", name="page")
+    rois = keras.Input((5,), name="rois")
+    x = keras.layers.Conv2D(4, 3, strides=4, padding="same")(keras.layers.Rescaling(1 / 255)(image))
+    pooled = keras.layers.Flatten()(RoiPooling((2, 2), 0.25)([x, rois]))
+    model = keras.Model([image, rois], keras.layers.Dense(3, activation="softmax")(pooled))
+    with pytest.raises(ExportError) as refused:
+        command.export_command(_args(folder, model, "--max-image-side", "1024"))
+    assert str(refused.value) == (
+        "--max-image-side 1024 but image input 'page' is fixed at 32x48 (height x width): "
+        "leave it out, or give 48"
+    )
+    assert _written(folder) == []
