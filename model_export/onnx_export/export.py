@@ -19,6 +19,7 @@ from model_export.onnx_export.alignment import check_alignment
 from model_export.onnx_export.convert import Traced, to_onnx, trace
 from model_export.onnx_export.errors import ExportError
 from model_export.onnx_export.gates import Parity, check_graph, check_parity
+from model_export.onnx_export.handlers import LOWERING_FILES
 from model_export.onnx_export.input_sizes import declared_shapes, fixed_image_side
 from model_export.onnx_export.metadata import ServingSettings, metadata_props
 from model_export.onnx_export.roi_sweep import Sweep, check_roi_sweep
@@ -132,7 +133,8 @@ def export_model(
         helper.set_model_props(proto, {**props, **extra})
         check_graph(proto, layer_names)
         data = proto.SerializeToString()
-        parities[lowering] = check_parity(data, feeds, expected)
+        file = f"the {LOWERING_FILES[lowering]} file" if roles.rois is not None else "the model"
+        parities[lowering] = check_parity(data, feeds, expected, file)
         sweeps[lowering] = [
             check_roi_sweep(layer, lowering, settings.max_image_side) for layer in roi_layers
         ]

@@ -75,14 +75,18 @@ def parity(
 
 
 def check_parity(
-    model: bytes, feeds: list[dict[str, np.ndarray]], expected: list[dict[str, np.ndarray]]
+    model: bytes,
+    feeds: list[dict[str, np.ndarray]],
+    expected: list[dict[str, np.ndarray]],
+    file: str = "the model",
 ) -> list[Parity]:
+    """Every output of every feed within SCORE_TOLERANCE; ExportError naming `file` if not."""
     session = cpu_session(model)
     results = [parity(session, f, e) for f, e in zip(feeds, expected, strict=True)]
     for result in results:
         if not result.ok:
             raise ExportError(
-                f"parity with Keras failed at batch {result.batch} "
+                f"parity with Keras failed for {file} at batch {result.batch} "
                 f"(tolerance {SCORE_TOLERANCE:g}): {result}"
             )
     return results

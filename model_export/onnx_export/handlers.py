@@ -15,6 +15,7 @@ from model_export.onnx_export.markers import MARKER_OP, Markers
 from model_export.onnx_export.tf2onnx_graph import Tf2onnxGraph
 
 ROI_LOWERINGS = ("maxroipool", "decomposed")
+LOWERING_FILES = {"maxroipool": "MaxRoiPool (CPU)", "decomposed": "decomposed (CUDA)"}
 
 
 def _indexed_rois(g: Graph, batched: str) -> str:

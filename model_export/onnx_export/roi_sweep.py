@@ -20,9 +20,9 @@ from model_export.layers import RoiPooling
 from model_export.onnx_export.convert import to_onnx, trace
 from model_export.onnx_export.errors import ExportError
 from model_export.onnx_export.gates import cpu_session
+from model_export.onnx_export.handlers import LOWERING_FILES
 from model_export.onnx_export.roi_lowering import max_roi_cells
 
-FILE_NAMES = {"maxroipool": "MaxRoiPool (CPU)", "decomposed": "decomposed (CUDA)"}
 CHANNELS = 2
 
 
@@ -88,7 +88,7 @@ def check_roi_sweep(layer: RoiPooling, lowering: str, max_image_side: int) -> Sw
         first = int(np.argmax(differences.max(axis=(1, 2, 3))))
         width, height = cells[first]
         raise ExportError(
-            f"the {FILE_NAMES[lowering]} file's RoI pooling of layer {layer.name!r} differs "
+            f"the {LOWERING_FILES[lowering]} file's RoI pooling of layer {layer.name!r} differs "
             f"from the layer's reference for {wrong.size} of {len(rois)} swept rois; largest "
             f"at a roi of {width}x{height} cells (width x height) at "
             f"{rois[wrong][first, 1]:g} px: {differences.max():.3g}"

@@ -2,12 +2,15 @@
 inside a real tf2onnx conversion; and the gate refuses the lowering before the fix."""
 
 import numpy as np
+import onnx
 import pytest
+from onnx import helper
 
 from model_export.layers import RoiPooling
 from model_export.onnx_export import roi_lowering
 from model_export.onnx_export.errors import ExportError
-from model_export.onnx_export.graph import DOUBLE, INT64, Graph
+from model_export.onnx_export.gates import check_parity
+from model_export.onnx_export.graph import DOUBLE, INT64, IR_VERSION, OPSET, Graph
 from model_export.onnx_export.roi_sweep import check_roi_sweep, sweep_rois
 
 
@@ -80,3 +83,22 @@ def test_the_gate_refuses_the_decomposed_file_without_the_fix(
     assert "largest at a roi of " in message
     # MaxRoiPool's bins are onnxruntime's kernel: the patched arithmetic is not in that file.
     check_roi_sweep(layer, "maxroipool", 512)
+
+
+def test_a_parity_failure_names_the_file() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    feed = {"x": np.array([[0.5, 0.25], [1.0, 0.0]], np.float32)}
+    expected = {"y": feed["x"] + np.float32(3e-4)}
+    with pytest.raises(ExportError) as failed:
+        check_parity(model.SerializeToString(), [feed], [expected], "the decomposed (CUDA) file")
+    assert str(failed.value) == (
+        "parity with Keras failed for the decomposed (CUDA) file at batch 2 (tolerance 0.0001): "
+        "y 3.00e-04"
+    )
