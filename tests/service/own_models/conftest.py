@@ -2,6 +2,7 @@
 command and served by the real app, with the Keras model that is its reference."""
 
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
+from PIL import Image
 
 from model_export.onnx_export import command
 from model_export.onnx_export.samples import keras_outputs
@@ -84,3 +86,48 @@ def assert_scores_match(regions: list[dict[str, Any]], expected: np.ndarray) -> 
         assert sorted(got) == sorted(CLASSES)
         np.testing.assert_allclose([got[c] for c in CLASSES], row, rtol=0, atol=1e-4)
         assert np.std(row) > 1e-4  # the reference is not degenerate (as in the zoo test)
+
+
+@dataclass(frozen=True)
+class Letterboxed:
+    """A request as the documented resize rule gives it to a fixed-size model."""
+
+    image: np.ndarray  # (1, H, W, 3) uint8 at the model's size
+    grid: np.ndarray  # (1, H / stride, W / stride, C) the image-sized extra input
+    rois: np.ndarray  # (R, 5) inclusive ends, in the model's pixels
+
+
+def letterboxed(
+    pixels: np.ndarray,
+    grid: np.ndarray,
+    boxes: list[list[int]],
+    size: tuple[int, int],
+    stride: int,
+    pad_value: int,
+) -> Letterboxed:
+    """The rule written out plainly: shrunk to fit `size` (height, width; bilinear, never
+    grown) at the top left, padded with `pad_value`; the grid taken along by nearest neighbour
+    and padded with zeros; the boxes scaled, with inclusive ends."""
+    height, width = pixels.shape[:2]
+    scale = min(1.0, size[0] / height, size[1] / width)
+    seen = pixels
+    if scale < 1:
+        shrunk_size = (round(width * scale), round(height * scale))
+        resampling = Image.Resampling.BILINEAR
+        seen = np.asarray(Image.fromarray(pixels).resize(shrunk_size, resampling, reducing_gap=3.0))
+    image = np.full((1, *size, 3), pad_value, np.uint8)
+    image[0, : seen.shape[0], : seen.shape[1]] = seen
+    rows, cols = math.ceil(seen.shape[0] / stride), math.ceil(seen.shape[1] / stride)
+    fitted = np.zeros((1, size[0] // stride, size[1] // stride, grid.shape[3]), grid.dtype)
+    fitted[:, :rows, :cols] = grid[:, _nearest(rows, grid.shape[1])][
+        :, :, _nearest(cols, grid.shape[2])
+    ]
+    scaled = np.array(boxes, np.float64) * scale
+    ends = np.maximum(scaled[:, 2:] - 1, scaled[:, :2])
+    rois = np.concatenate([np.zeros((len(boxes), 1)), scaled[:, :2], ends], axis=1)
+    return Letterboxed(image, fitted, rois.astype(np.float32))
+
+
+def _nearest(size: int, given: int) -> np.ndarray:
+    """The given index shown at each of `size` positions."""
+    return np.minimum((np.arange(size) + 0.5) * given / size, given - 1).astype(int)

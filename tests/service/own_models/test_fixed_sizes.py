@@ -17,7 +17,13 @@ from service.pipeline import RegionRequest
 from tests.model_export.zoo.models import CLASSES
 from tests.service.app_serving import serving
 from tests.service.conftest import png_bytes
-from tests.service.own_models.conftest import ExportZoo, OwnModel, assert_scores_match, npy
+from tests.service.own_models.conftest import (
+    ExportZoo,
+    OwnModel,
+    assert_scores_match,
+    letterboxed,
+    npy,
+)
 
 HEIGHT, WIDTH, STRIDE, PAD = 96, 128, 8, 128  # the model's page; its export's pad value
 LAYOUT_CHANNELS = 2
@@ -59,31 +65,10 @@ def post(client: TestClient, pixels: np.ndarray, layout: bytes, **fields: str) -
     return {"status": response.status_code, "body": response.json()}
 
 
-def nearest(size: int, given: int) -> np.ndarray:
-    return np.minimum((np.arange(size) + 0.5) * given / size, given - 1).astype(int)
-
-
 def model_feed(pixels: np.ndarray, layout: np.ndarray, boxes: list[list[int]]) -> dict:
-    """What the rule gives the model: the page shrunk to fit (never grown) at the top left of
-    the 96x128 page padded with 128, the layout taken along by nearest neighbour and padded
-    with zeros, the boxes scaled, with inclusive ends."""
-    height, width = pixels.shape[:2]
-    scale = min(1.0, HEIGHT / height, WIDTH / width)
-    seen = pixels
-    if scale < 1:
-        size = (round(width * scale), round(height * scale))
-        shrunk = Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
-        seen = np.asarray(shrunk)
-    image = np.full((1, HEIGHT, WIDTH, 3), PAD, np.uint8)
-    image[0, : seen.shape[0], : seen.shape[1]] = seen
-    rows, cols = math.ceil(seen.shape[0] / STRIDE), math.ceil(seen.shape[1] / STRIDE)
-    grid = np.zeros((1, HEIGHT // STRIDE, WIDTH // STRIDE, LAYOUT_CHANNELS), np.float32)
-    picked = layout[:, nearest(rows, layout.shape[1])][:, :, nearest(cols, layout.shape[2])]
-    grid[:, :rows, :cols] = picked
-    scaled = np.array(boxes, np.float64) * scale
-    ends = np.maximum(scaled[:, 2:] - 1, scaled[:, :2])
-    rois = np.concatenate([np.zeros((len(boxes), 1)), scaled[:, :2], ends], axis=1)
-    return {"page": image, "layout": grid, "boxes": rois.astype(np.float32)}
+    """What the rule gives the model: the 96x128 page padded with 128 at the top left."""
+    fed = letterboxed(pixels, layout, boxes, (HEIGHT, WIDTH), STRIDE, PAD)
+    return {"page": fed.image, "layout": fed.grid, "boxes": fed.rois}
 
 
 def test_ready_at_its_own_sizes_and_v1_model_gives_the_rule(client: TestClient) -> None:

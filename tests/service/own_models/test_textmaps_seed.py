@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import tritonclient.http as httpclient
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from model_export.onnx_export import command
 from model_export.onnx_export.samples import keras_outputs
@@ -23,7 +22,7 @@ from tests.model_export.zoo.conftest import export_args
 from tests.model_export.zoo.models import randomise_batch_norm
 from tests.service.app_serving import serving
 from tests.service.conftest import png_bytes
-from tests.service.own_models.conftest import npy
+from tests.service.own_models.conftest import letterboxed, npy
 from tests.service.own_models.textmaps_seed import (
     CLASSES,
     EXPORT_FLAGS,
@@ -75,30 +74,11 @@ def text_map(seed: int, rows: int = TEXT_SIDE, cols: int = TEXT_SIDE) -> np.ndar
     return rng.standard_normal((1, rows, cols, TEXT_CHANNELS)).astype(np.float32)
 
 
-def letterboxed(pixels: np.ndarray, text: np.ndarray, boxes: list[list[int]]) -> dict:
-    """The model's inputs by the documented rule: shrunk to fit 1280x1280 (never grown), at
-    the top left, padded with the pad value; the text map taken along by nearest neighbour
-    and padded with zeros; boxes scaled, inclusive ends; the screenshot scaled by 1/255."""
-    height, width = pixels.shape[:2]
-    scale = min(1.0, SIDE / height, SIDE / width)
-    seen = pixels
-    if scale < 1:
-        size = (round(width * scale), round(height * scale))
-        seen = np.asarray(
-            Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
-        )
-    image = np.full((1, SIDE, SIDE, 3), PAD_VALUE, np.uint8)
-    image[0, : seen.shape[0], : seen.shape[1]] = seen
-    rows, cols = math.ceil(seen.shape[0] / STRIDE), math.ceil(seen.shape[1] / STRIDE)
-    grid = np.zeros((1, TEXT_SIDE, TEXT_SIDE, TEXT_CHANNELS), np.float32)
-    picked_rows = np.minimum((np.arange(rows) + 0.5) * text.shape[1] / rows, text.shape[1] - 1)
-    picked_cols = np.minimum((np.arange(cols) + 0.5) * text.shape[2] / cols, text.shape[2] - 1)
-    grid[:, :rows, :cols] = text[:, picked_rows.astype(int)][:, :, picked_cols.astype(int)]
-    scaled = np.array(boxes, np.float64) * scale
-    ends = np.maximum(scaled[:, 2:] - 1, scaled[:, :2])
-    rois = np.concatenate([np.zeros((len(boxes), 1)), scaled[:, :2], ends], axis=1)
-    shot = np.multiply(image, SCALE, dtype=np.float32)
-    return {"screenshot": shot, "text_map": grid, "boxes": rois.astype(np.float32)}
+def model_feed(pixels: np.ndarray, text: np.ndarray, boxes: list[list[int]]) -> dict:
+    """What the rule gives the model, the screenshot scaled by 1/255 as the service does."""
+    fed = letterboxed(pixels, text, boxes, (SIDE, SIDE), STRIDE, PAD_VALUE)
+    shot = np.multiply(fed.image, SCALE, dtype=np.float32)
+    return {"screenshot": shot, "text_map": fed.grid, "boxes": fed.rois}
 
 
 def keras_scores(exported: Exported, feed: dict) -> np.ndarray:
@@ -133,7 +113,7 @@ def test_a_full_size_screenshot_gets_the_keras_scores(
     answer = post(client, pixels, npy(text), BOXES)
     assert answer["status"] == 200, answer["body"]
     assert answer["body"]["image"] == {"width": SIDE, "height": SIDE}  # not resized
-    expected = keras_scores(exported, letterboxed(pixels, text, BOXES))
+    expected = keras_scores(exported, model_feed(pixels, text, BOXES))
     np.testing.assert_allclose(region_scores(answer["body"]["regions"]), expected, atol=1e-4)
     assert np.std(expected) > 1e-3  # the scores tell the boxes apart
 
@@ -147,7 +127,7 @@ def test_other_sizes_get_the_documented_resize(
     boxes = [[0, 0, 400, 120], [500, 300, width, height], [100, 600, 260, 680]]
     answer = post(client, pixels, npy(text), boxes)
     assert answer["status"] == 200, answer["body"]
-    expected = keras_scores(exported, letterboxed(pixels, text, boxes))
+    expected = keras_scores(exported, model_feed(pixels, text, boxes))
     np.testing.assert_allclose(region_scores(answer["body"]["regions"]), expected, atol=1e-4)
     assert [r["box"] for r in answer["body"]["regions"]] == boxes  # in the client's pixels
     scale = min(1.0, SIDE / height, SIDE / width)
@@ -196,7 +176,7 @@ def tensor(name: str, array: np.ndarray, datatype: str) -> httpclient.InferInput
 def test_v2_infer_on_the_raw_model_gives_the_keras_scores(
     triton: httpclient.InferenceServerClient, exported: Exported
 ) -> None:
-    feed = letterboxed(screenshot(5), text_map(6), BOXES)
+    feed = model_feed(screenshot(5), text_map(6), BOXES)
     inputs = [tensor(name, array, "FP32") for name, array in feed.items()]
     result = triton.infer("textmaps", inputs)
     np.testing.assert_allclose(
@@ -222,6 +202,6 @@ def test_v2_regions_gives_the_region_apis_scores(
         for row_labels, row_scores in zip(labels, scores, strict=True)
     ]
     got = np.array([[row[c] for c in CLASSES] for row in rows], np.float32)
-    expected = keras_scores(exported, letterboxed(pixels, text, BOXES))
+    expected = keras_scores(exported, model_feed(pixels, text, BOXES))
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
     np.testing.assert_array_equal(result.as_numpy("boxes"), np.array(BOXES, np.float32))
