@@ -40,8 +40,9 @@ WORKDIR /app
 COPY models/region_classifier.onnx models/region_classifier.decomposed.onnx \
      models/region_classifier.samples.npz ./models/
 COPY service ./service
+COPY regionserve_contract ./regionserve_contract
 # Compiled here, so a read-only root filesystem costs nothing at start.
-RUN python3 -m compileall -q service
+RUN python3 -m compileall -q service regionserve_contract
 # Numeric, so that Kubernetes' runAsNonRoot can check it.
 USER 10001:10001
 ENV PATH=/opt/venv/bin:$PATH \

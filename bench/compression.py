@@ -17,7 +17,7 @@ import httpx
 
 from bench.load import regionserve
 from bench.report import table, write_section
-from service.http_layers import GZIP_LEVEL
+from service.http.layers import GZIP_LEVEL
 
 EXAMPLE = Path("models/example.png")
 ROUNDS = {"superpixels": 20, "boxes": 100}

@@ -32,7 +32,7 @@ from PIL import Image
 from bench.load import regionserve
 from bench.report import table
 from service.errors import ServiceError
-from service.imaging import decode_picture
+from service.regions.imaging import decode_picture
 
 Case = tuple[str, bytes, dict[str, str]]  # (kind, body, headers)
 

@@ -21,7 +21,8 @@ import onnxruntime as ort
 from bench import gpu_service
 from bench.report import table, write_section
 from bench.timing import time_calls
-from service.sessions import CPU, CUDA, decomposed_variant, with_options
+from regionserve_contract.files import decomposed_variant
+from service.inference.sessions import CPU, CUDA, with_options
 
 MODEL = Path("models/region_classifier.onnx")
 BATCHES = (1, 8, 32)
@@ -30,8 +31,9 @@ SIDE, STRIDE = 512, 4
 
 
 def feed(mode: str, batch: int) -> dict[str, np.ndarray]:
-    """What the service feeds in each mode (with the placeholders of service/predictor.py):
-    boxes, 32 rois per image; proposals, 200; superpixels, ~256 ids per image and one roi."""
+    """What the service feeds in each mode (with the placeholders of
+    service/inference/predictor.py): boxes, 32 rois per image; proposals, 200; superpixels,
+    ~256 ids per image and one roi."""
     rng = np.random.default_rng(batch)
     image = rng.integers(0, 256, size=(batch, SIDE, SIDE, 3), dtype=np.uint8)
     cells = SIDE // STRIDE

@@ -16,9 +16,9 @@ import httpx
 from bench.load import Latencies, LoadResult, Payload, Server, regionserve, run_load_spread
 from bench.report import table
 from bench.scenes import request_images
+from service.inference.predictor import Predictor
 from service.metrics import Metrics
-from service.pipeline import RegionRequest
-from service.predictor import Predictor
+from service.regions.request import RegionRequest
 from service.runtime import ModelRuntime
 from service.settings import Settings
 

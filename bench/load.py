@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from bench.timing import memory_mib
-from service.cpu_plan import available_cores, process_count
+from service.inference.cpu_plan import available_cores, process_count
 
 ROOT = Path(__file__).parents[1]
 

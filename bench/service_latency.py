@@ -21,10 +21,10 @@ from bench.load import (
 )
 from bench.report import table, write_section
 from bench.scenes import request_images
-from service.imaging import decode_image
-from service.pipeline import prepare
-from service.predictor import Predictor
-from service.regions import box_regions
+from service.inference.predictor import Predictor
+from service.regions.labels import box_regions
+from service.regions.prepare import prepare_request
+from service.regions.request import RegionRequest
 from service.settings import Settings
 
 MODEL = Path("models/region_classifier.onnx")
@@ -60,8 +60,8 @@ class InProcessLoop:
 
     def one(self, i: int) -> None:
         image, boxes = self.requests[i % len(self.requests)]
-        pixels = decode_image(image, self.settings.max_image_pixels)
-        prepared = prepare(self.predictor.info, self.settings, pixels, "boxes", boxes)
+        request = RegionRequest(image, boxes, 3, "boxes")
+        prepared = prepare_request(self.predictor.info, self.settings, request, "boxes")
         scores = self.predictor.run([prepared.item])[0]
         box_regions(self.predictor.info, prepared.boxes, scores.rois, 3)
 

@@ -10,10 +10,10 @@ from bench.load import Payload
 from bench.report import table
 from bench.timing import time_calls
 from bench.v2_payloads import FeedLoop
-from service.form_data import parse_form
-from service.imaging import decode_image
-from service.pipeline import prepare
-from service.regions import box_regions
+from service.http.form_data import parse_form
+from service.regions.labels import box_regions
+from service.regions.prepare import prepare_request
+from service.regions.request import RegionRequest
 from service.v2.body import InferBody, split_body
 from service.v2.inputs import decode_inputs
 from service.v2.outputs import encode_response, wanted_outputs
@@ -50,8 +50,8 @@ def codec_section(
 ) -> str:
     """Times for request 0 of each contender: median (p90) over REPEATS calls, in ms."""
     image, boxes = loop.requests[0]
-    pixels = decode_image(image, loop.settings.max_image_pixels)
-    prepared = prepare(loop.predictor.info, loop.settings, pixels, "boxes", boxes)
+    request = RegionRequest(image, boxes, top_k, "boxes")
+    prepared = prepare_request(loop.predictor.info, loop.settings, request, "boxes")
     scores = loop.predictor.run([prepared.item])[0]
     answer = box_regions(loop.predictor.info, prepared.boxes, scores.rois, top_k)
     session = loop.predictor.session
@@ -60,10 +60,10 @@ def codec_section(
     form = region_api.body, region_api.content_type
     steps = [
         ("region API: multipart parse", lambda: parse_form(*form)),
-        ("region API: answer to JSON", lambda: to_json({"regions": answer})),
+        ("region API: answer to JSON", lambda: to_json({"regions": [r.as_json() for r in answer]})),
         ("V2 -regions: body to checked tensors", _decoder(regions, OWN_INPUTS)),
         ("V2 -regions: regions to tensors, binary body",
-         _encoder(regions, OUTPUTS, lambda: region_tensors([{"regions": answer}], top_k))),
+         _encoder(regions, OUTPUTS, lambda: region_tensors([answer], top_k))),
         ("V2 infer: body to checked tensors", _decoder(infer, model_in)),
         ("V2 infer: outputs to binary body", _encoder(infer, model_out, lambda: outputs)),
     ]  # fmt: skip

@@ -8,8 +8,8 @@ import numpy as np
 
 from bench.load import Payload
 from bench.service_latency import InProcessLoop
-from service.imaging import decode_image
-from service.pipeline import prepare
+from service.regions.prepare import prepare_request
+from service.regions.request import RegionRequest
 from service.v2.body import HEADER_LENGTH
 from service.v2.datatypes import BYTES, from_numpy, serialize_bytes
 
@@ -53,8 +53,8 @@ class FeedLoop(InProcessLoop):
     def feeds(self) -> list[dict[str, np.ndarray]]:
         feeds = []
         for image, boxes in self.requests:
-            pixels = decode_image(image, self.settings.max_image_pixels)
-            prepared = prepare(self.predictor.info, self.settings, pixels, "boxes", boxes)
+            request = RegionRequest(image, boxes, 3, "boxes")
+            prepared = prepare_request(self.predictor.info, self.settings, request, "boxes")
             feeds.append(self.predictor.feed([prepared.item]))
         return feeds
 

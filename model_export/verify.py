@@ -7,19 +7,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from model_export.onnx_export.gates import SCORE_TOLERANCE, cpu_session, parity
+from model_export.onnx_export.gates import cpu_session, parity
 from model_export.onnx_export.samples import keras_outputs, read_samples
+from regionserve_contract.files import SCORE_TOLERANCE, samples_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=Path("models/region_classifier.keras"))
     parser.add_argument("--onnx", type=Path, default=Path("models/region_classifier.onnx"))
     parser.add_argument("--samples", type=Path, help="default: <stem>.samples.npz beside --onnx")
-
-
-def samples_path(onnx_path: Path) -> Path:
-    stem = onnx_path.name.removesuffix(".onnx").removesuffix(".decomposed")
-    return onnx_path.with_name(stem + ".samples.npz")
 
 
 def run(args: argparse.Namespace) -> None:

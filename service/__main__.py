@@ -3,9 +3,10 @@
 import argparse
 import sys
 
-from service.cpu_plan import available_cores, process_count
-from service.processes import serve_processes
-from service.serving import configure_logging, serve
+from service.http.logs import configure_logging
+from service.inference.cpu_plan import available_cores, process_count
+from service.server.processes import serve_processes
+from service.server.serving import serve
 from service.settings import get_settings
 
 
@@ -15,7 +16,7 @@ def main() -> None:
     parser.add_argument("--host", default=settings.host, help="default: REGIONSERVE_HOST")
     parser.add_argument("--port", type=int, default=settings.port, help="default: REGIONSERVE_PORT")
     args = parser.parse_args()
-    configure_logging()
+    configure_logging(settings.log_format)
     processes = settings.processes or process_count(available_cores())
     if processes == 1:
         serve(args.host, args.port)

@@ -6,16 +6,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.disconnect import CancelOnDisconnect
-from service.docs_pages import include_docs
-from service.errors import install_error_handlers
-from service.http_layers import add_http_layers
+from service.http.disconnect import CancelOnDisconnect
+from service.http.error_bodies import install_error_handlers
+from service.http.layers import add_http_layers
+from service.http.request_metrics import RequestMetrics
+from service.inference.predictor import Predictor
 from service.metrics import Metrics
-from service.openapi import include_openapi
-from service.page import include_page
-from service.predictor import Predictor
-from service.request_metrics import RequestMetrics
-from service.routes import classify_regions_route, router
+from service.region_api import include_region_api
 from service.runtime import ModelRuntime
 from service.settings import Settings, get_settings
 from service.v2 import include_v2
@@ -46,17 +43,13 @@ def create_app(
         title="RegionServe",
         version="0.1.0",
         lifespan=lifespan,
-        openapi_url=None,  # service.openapi serves it, docs_pages the pages, without a CDN
+        openapi_url=None,  # the region API serves the document and the pages, without a CDN
         docs_url=None,
         redoc_url=None,
     )
-    app.router.routes.insert(0, classify_regions_route)  # the hot route is matched first
-    app.include_router(router)
-    include_openapi(app, settings)
-    include_docs(app)
-    include_page(app)
-    install_error_handlers(app)
-    include_v2(app)  # after: the /v2 paths answer errors with their own body
+    include_region_api(app, settings)
+    include_v2(app)
+    install_error_handlers(app)  # problem+json, or the protocol's {"error"} on /v2
 
     app.add_middleware(CancelOnDisconnect)  # inside RequestMetrics: it counts 499s
     app.add_middleware(RequestMetrics, metrics=metrics, routes=app.routes)

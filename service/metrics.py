@@ -1,6 +1,6 @@
 """Prometheus metrics, one registry per app so that several apps can live in one process.
 
-With several server processes (`service.processes`) each process writes its values to files
+With several server processes (`service.server.processes`) each process writes its values to files
 in PROMETHEUS_MULTIPROC_DIR and a scrape of any of them adds up all: counters and histograms
 summed, the queue depth and the ready processes summed over live processes.
 """

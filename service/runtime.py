@@ -2,25 +2,19 @@
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import Callable
 
-import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from service.batching import MicroBatcher
+from service.inference.batching import MicroBatcher
+from service.inference.predictor import Predictor
+from service.inference.self_test import replay_samples, warm_up
+from service.inference.sessions import CUDA
 from service.metrics import Metrics
-from service.model_feed import PreparedImage
-from service.model_info import ModelInfo
-from service.model_inputs import fixed_dims
-from service.pipeline import Pipeline
-from service.predictor import Predictor
-from service.self_test import NO_SELF_TEST, SCORE_TOLERANCE, replay
-from service.sessions import CUDA
+from service.regions.pipeline import Pipeline
 from service.settings import Settings
 
 log = logging.getLogger("regionserve")
-WARM_UP_SIDE = 512  # at most, for a free side; the model's max_image_side when smaller
 
 
 def batch_size(settings: Settings, provider: str) -> int:
@@ -48,7 +42,7 @@ class ModelRuntime:
             self._on_batch,
             settings.inference_workers or len(predictor.sessions),
         )
-        self.pipeline = Pipeline(self.info, self.batcher, settings)
+        self.pipeline = Pipeline(self.info, self.batcher, settings, metrics.regions.observe)
         self.ready = False
         self.self_test = "pending"
         self._on_failure = on_failure
@@ -81,9 +75,9 @@ class ModelRuntime:
         where = f"{self.predictor.path} on {self.predictor.provider}"
         stage = "warm-up"
         try:
-            await run_in_threadpool(self._run_representative_shapes)
+            await run_in_threadpool(warm_up, self.predictor)
             stage = "self-test"
-            self.self_test = await run_in_threadpool(self._replay_samples)
+            self.self_test = await run_in_threadpool(replay_samples, self.predictor)
         except Exception as error:  # readiness stays false and says why; the process stops
             reason = " ".join(str(error).split())  # onnxruntime's messages span lines
             failed = f"failed: {reason}"
@@ -99,77 +93,3 @@ class ModelRuntime:
             where,
             self.self_test,
         )
-
-    def _run_representative_shapes(self) -> None:
-        """Every session, on the shapes each of the model's modes feeds; an error names the
-        shapes fed and those the model declares."""
-        for session in self.predictor.sessions:
-            for batch in representative_batches(self.info):
-                feed = self.predictor.feed(batch)
-                try:
-                    self.predictor.run_feed(feed, session)
-                except Exception as error:  # onnxruntime raises several unrelated types
-                    declared = shapes({i.name: fixed_dims(i) for i in session.get_inputs()})
-                    raise WarmUpFailed(
-                        f"the model refuses inputs {shapes(feed)} (it declares {declared}): {error}"
-                    ) from error
-
-    def _replay_samples(self) -> str:
-        """The recorded samples on every session (SelfTestFailed past the tolerance)."""
-        samples = self.predictor.samples
-        if samples is None:
-            return NO_SELF_TEST
-        worst = max(
-            replay(samples, partial(self.predictor.run_feed, session=session))
-            for session in self.predictor.sessions
-        )
-        return (
-            f"passed ({len(samples)} recorded samples, largest difference {worst:.2g}, "
-            f"tolerance {SCORE_TOLERANCE:g})"
-        )
-
-
-class WarmUpFailed(RuntimeError):
-    """The model refused the warm-up's inputs; the message names their shapes."""
-
-
-def shapes(arrays: Mapping[str, np.ndarray | tuple[int | None, ...]]) -> str:
-    """`name [d, ...]` of each input; -1 for a free size."""
-    dims = {k: v.shape if isinstance(v, np.ndarray) else v for k, v in arrays.items()}
-    return ", ".join(f"{k} {[-1 if d is None else d for d in v]}" for k, v in dims.items())
-
-
-def representative_batches(info: ModelInfo) -> list[list[PreparedImage]]:
-    """One large image with rois and superpixels, a batch of two smaller ones with rois
-    only, and one with superpixels only; at the model's fixed sizes, free sides from the
-    stride and max_image_side."""
-    side = min(WARM_UP_SIDE, info.max_image_side)
-    height, width = (fixed or side for fixed in info.image_size)
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-    box = [width / 8, height / 8, width * 7 / 8, height * 7 / 8]
-    rois = np.tile(np.array(box, np.float32), (32, 1))
-    rows, cols = -(-height // info.stride), -(-width // info.stride)
-    grid = np.arange(rows * cols, dtype=np.int32).reshape(rows, cols) // 64
-    small = image[: max(1, height // 2), : max(1, width // 3)]
-    with_rois = "rois" in info.inputs
-    with_grid = "superpixels" in info.inputs
-    no_rois = np.zeros((0, 4), np.float32)
-    both = PreparedImage(image, rois if with_rois else no_rois, grid if with_grid else None)
-    batches = [[both]]
-    if with_rois:
-        batches.append([PreparedImage(small, rois[:1], None)] * 2)
-    if with_grid and with_rois:
-        batches.append([PreparedImage(image, no_rois, grid)])
-    return [[_with_extras(info, item) for item in batch] for batch in batches]
-
-
-def _with_extras(info: ModelInfo, item: PreparedImage) -> PreparedImage:
-    """Zeros for each extra input: image-sized axes follow the image, free ones are 1."""
-    extras = {}
-    for extra in info.extra_inputs:
-        shape = [1 if d is None else d for d in extra.shape]
-        if extra.divisor is not None:
-            shape[1:3] = extra.spatial_size(*item.pixels.shape[:2])
-        extras[extra.name] = np.zeros(shape, extra.dtype)
-    return PreparedImage(item.pixels, item.rois, item.superpixels, extras)

@@ -19,9 +19,9 @@ class Settings(BaseSettings):
     allow_no_self_test: bool = False
     # Execution providers in order of preference; those onnxruntime lacks are skipped.
     providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    # None: one per 4 cores available (service/cpu_plan.py), each on its share of them.
+    # None: one per 4 cores available (service/inference/cpu_plan.py), each on its share of them.
     processes: int | None = Field(None, ge=1, description="server processes on one socket")
-    # None: from the cores available (service/cpu_plan.py); 0 lets onnxruntime choose.
+    # None: from the cores available (service/inference/cpu_plan.py); 0 lets onnxruntime choose.
     intra_op_threads: int | None = Field(None, ge=0, description="threads per session")
     ort_spinning: bool = Field(
         True, description="onnxruntime workers busy-wait between ops, until the run returns"

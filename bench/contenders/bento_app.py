@@ -15,7 +15,7 @@ import bentoml
 from pydantic import BaseModel
 
 from bench.contenders.shared import ONNX_PATH, RequestWork
-from service.predictor import Predictor
+from service.inference.predictor import Predictor
 
 
 class RegionQuery(BaseModel):

@@ -17,12 +17,12 @@ from fastapi import FastAPI, File, Form, UploadFile
 
 import model_export.layers  # noqa: F401  (registers the custom layers)
 from bench.contenders.shared import RequestWork, scores_from_outputs
-from service.predictor import PreparedImage, Scores
+from service.inference.feed import ModelInput, Scores
 
 model = keras.saving.load_model("models/region_classifier.keras")
 
 
-def run(batch: list[PreparedImage]) -> list[Scores]:
+def run(batch: list[ModelInput]) -> list[Scores]:
     item = batch[0]
     height, width = (-(-s // 4) * 4 for s in item.pixels.shape[:2])
     image = np.full((1, height, width, 3), 128, np.uint8)

@@ -1,17 +1,22 @@
 """The shipped model through the service's own code (preparation, onnxruntime, regions) on
 evaluation scenes: labels of drawn boxes, of served superpixels, and proposals recall."""
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from pycocotools import mask as coco_mask
 
 from model_export.evaluation.boxes import iou, loose_box, shifted_box
 from model_export.evaluation.scenes import EvalScene
 from model_export.training.boxes import box_iou
-from service.pipeline import prepare, proposal_filter
-from service.predictor import Predictor
-from service.regions import proposal_regions
+from service.inference.feed import Scores
+from service.inference.predictor import Predictor
+from service.regions.answer import Region
+from service.regions.labels import proposal_filter, proposal_regions
+from service.regions.prepare import Prepared, prepare_request
+from service.regions.request import RegionRequest
 from service.settings import Settings
 
 IOU_LEVELS = (0.8, 0.6, 0.5)
@@ -40,12 +45,23 @@ class ServedModel:
         self.predictor = Predictor(settings.model_path, ["CPUExecutionProvider"])
         self.info = self.predictor.info
 
-    def scores(self, image: np.ndarray, mode: str, boxes: list | None = None) -> tuple:
-        prepared = prepare(self.info, self.settings, image, mode, boxes)
+    def scores(
+        self, image: np.ndarray, mode: str, boxes: list | None = None
+    ) -> tuple[Prepared, Scores]:
+        """The scene sent as the service gets an image (a PNG: lossless) and prepared by the
+        service's own path."""
+        request = RegionRequest(png_bytes(image), boxes, 1, mode)
+        prepared = prepare_request(self.info, self.settings, request, mode)
         return prepared, self.predictor.run([prepared.item])[0]
 
     def label_of(self, scores: np.ndarray) -> list[str]:
         return [self.info.classes[i] for i in scores.argmax(axis=1)]
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, "PNG")
+    return out.getvalue()
 
 
 def drawn_boxes(rng: np.random.Generator, scene: EvalScene, kind: str) -> np.ndarray:
@@ -100,18 +116,18 @@ class ProposalCounts:
     found: int  # digits a region of the answer has at IoU >= 0.5 with the right label
 
 
-def served_proposals(model: ServedModel, image: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+def served_proposals(model: ServedModel, image: np.ndarray) -> tuple[np.ndarray, list[Region]]:
     """Proposals mode as the service runs it: the boxes it classifies, and its regions."""
     prepared, scores = model.scores(image, "proposals")
     rule = proposal_filter(model.settings)
     return prepared.boxes, proposal_regions(model.info, prepared.boxes, scores.rois, 1, rule)
 
 
-def proposal_counts(scene: EvalScene, boxes: np.ndarray, regions: list[dict]) -> ProposalCounts:
+def proposal_counts(scene: EvalScene, boxes: np.ndarray, regions: list[Region]) -> ProposalCounts:
     tight = np.asarray([digit.tight for digit in scene.digits]).reshape(-1, 4)
     covered = (box_iou(tight, boxes.reshape(-1, 4)) >= 0.5).any(axis=1)
-    answered = np.asarray([r["box"] for r in regions], float).reshape(-1, 4)
-    labels = np.asarray([r["label"] for r in regions], str)
+    answered = np.asarray([r.box for r in regions], float).reshape(-1, 4)
+    labels = np.asarray([r.label for r in regions], str)
     same_label = np.asarray([str(d.label) for d in scene.digits], str)[:, None] == labels
     found = ((box_iou(tight, answered) >= 0.5) & same_label).any(axis=1)
     return ProposalCounts(len(scene.digits), int(covered.sum()), int(found.sum()))

@@ -12,9 +12,9 @@ from model_export.onnx_export.export import export_model
 from model_export.onnx_export.loading import load_keras_model
 from model_export.onnx_export.metadata import ServingSettings
 from model_export.onnx_export.roles import RoleFlags
-from model_export.onnx_export.samples import Preprocessing
 from model_export.training.record import TrainingRecord, record_path
 from model_export.training.superpixels import COMPACTNESS, SUPERPIXEL_AREA
+from regionserve_contract.preprocessing import Preprocessing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -31,9 +31,8 @@ from model_export.onnx_export.samples import (
     read_samples,
     write_samples,
 )
-
-LOWERING_SUFFIXES = {"maxroipool": ".onnx", "decomposed": ".decomposed.onnx"}
-IMAGE_DTYPES = ("uint8", "float32")
+from regionserve_contract.files import LOWERING_SUFFIXES, samples_path
+from regionserve_contract.metadata import BATCHED, IMAGE_DTYPES, INDEXED, Key
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ def export_model(
     rois_format = None
     if roles.rois is not None:
         rank = feeds[0][roles.rois].ndim
-        rois_format = "indexed" if rank == 2 else "batched"
+        rois_format = INDEXED if rank == 2 else BATCHED
     shapes = declared_shapes(traced.signature)
     props = metadata_props(settings, roles, rois_format, stride, image_dtype, shapes)
     layer_names = [layer.name for layer in model._flatten_layers(include_self=False)]
@@ -129,7 +128,7 @@ def export_model(
     roi_layers = {id(m.layer): m.layer for m in traced.markers.of_kind(RoiPooling)}.values()
     for lowering in lowerings:
         proto = to_onnx(traced, lowering, settings.max_image_side)
-        extra = {"roi_lowering": lowering} if roles.rois is not None else {}
+        extra = {Key.ROI_LOWERING: lowering} if roles.rois is not None else {}
         helper.set_model_props(proto, {**props, **extra})
         check_graph(proto, layer_names)
         data = proto.SerializeToString()
@@ -141,6 +140,6 @@ def export_model(
         files[out.with_name(out.name.removesuffix(".onnx") + LOWERING_SUFFIXES[lowering])] = data
     archive = io.BytesIO()
     write_samples(archive, feeds, expected)
-    files[out.with_name(out.name.removesuffix(".onnx") + ".samples.npz")] = archive.getvalue()
+    files[samples_path(out)] = archive.getvalue()
     _write_all(files)
     return Exported(list(files), roles, parities, sweeps)

@@ -8,9 +8,9 @@ import onnx
 import onnxruntime as ort
 
 from model_export.onnx_export.errors import ExportError
+from regionserve_contract.files import SCORE_TOLERANCE
 
 STANDARD_DOMAINS = {"", "ai.onnx"}
-SCORE_TOLERANCE = 1e-4
 
 
 def _layer_of(node_name: str, layer_names: list[str]) -> str | None:

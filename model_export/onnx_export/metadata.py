@@ -1,13 +1,11 @@
 """The model's metadata_props: everything the service needs (the README's table, "What the ONNX
 file carries", under "Serving your own model")."""
 
-import json
 from dataclasses import dataclass
 
 from model_export.onnx_export.roles import Roles
-from model_export.onnx_export.samples import Preprocessing
-
-CONTRACT_VERSION = "1"
+from regionserve_contract.metadata import CONTRACT_VERSION, Key, as_props
+from regionserve_contract.preprocessing import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -32,32 +30,27 @@ def metadata_props(
     image_dtype: str,
     input_shapes: dict[str, list[int | None]],
 ) -> dict[str, str]:
-    prep = settings.preprocessing
-    preprocessing = (
-        {}
-        if image_dtype == "uint8"
-        else {"scale": prep.scale, "mean": list(prep.mean), "std": list(prep.std)}
-    )
+    preprocessing = {} if image_dtype == "uint8" else settings.preprocessing.as_metadata()
     inputs = {"image": roles.image, "rois": roles.rois, "superpixels": roles.superpixels}
     props: dict[str, object] = {
-        "regionserve_contract": CONTRACT_VERSION,
-        "name": settings.name,
-        "version": settings.version,
-        "classes": settings.classes,
-        "background_class": settings.background_class,
-        "inputs": {role: name for role, name in inputs.items() if name is not None},
-        "extra_inputs": list(roles.extra),
-        "input_shapes": input_shapes,  # as declared, None for a dynamic axis
-        "outputs": roles.outputs,
-        "stride": stride,
-        "image_dtype": image_dtype,
-        "image_preprocessing": preprocessing,
-        "pad_value": settings.pad_value,
-        "max_image_side": settings.max_image_side,
+        Key.CONTRACT: CONTRACT_VERSION,
+        Key.NAME: settings.name,
+        Key.VERSION: settings.version,
+        Key.CLASSES: settings.classes,
+        Key.BACKGROUND_CLASS: settings.background_class,
+        Key.INPUTS: {role: name for role, name in inputs.items() if name is not None},
+        Key.EXTRA_INPUTS: list(roles.extra),
+        Key.INPUT_SHAPES: input_shapes,  # as declared, None for a dynamic axis
+        Key.OUTPUTS: roles.outputs,
+        Key.STRIDE: stride,
+        Key.IMAGE_DTYPE: image_dtype,
+        Key.IMAGE_PREPROCESSING: preprocessing,
+        Key.PAD_VALUE: settings.pad_value,
+        Key.MAX_IMAGE_SIDE: settings.max_image_side,
     }
     if rois_format is not None:
-        props["rois_format"] = rois_format
+        props[Key.ROIS_FORMAT] = rois_format
     if roles.superpixels is not None:
-        props["superpixel_area"] = settings.superpixel_area
-        props["superpixel_compactness"] = settings.superpixel_compactness
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in props.items()}
+        props[Key.SUPERPIXEL_AREA] = settings.superpixel_area
+        props[Key.SUPERPIXEL_COMPACTNESS] = settings.superpixel_compactness
+    return as_props(props)

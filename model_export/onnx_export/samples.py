@@ -6,7 +6,6 @@ largest id is >= 0.
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,6 +18,8 @@ from model_export.onnx_export.convert import Traced, call_model
 from model_export.onnx_export.errors import ExportError
 from model_export.onnx_export.markers import calls_replaced
 from model_export.onnx_export.roles import Roles
+from regionserve_contract.files import sample_key
+from regionserve_contract.preprocessing import Preprocessing
 
 Feed = dict[str, np.ndarray]
 # (batch, extra rows, extra columns in strides): batches of 1 and 2, two image shapes.
@@ -26,20 +27,6 @@ SAMPLE_SHAPES = ((1, 0, 1), (2, 1, 0), (1, 0, 0))
 ROIS_PER_IMAGE = 3
 SUPERPIXEL_IDS = 8
 EXTRA_SCALES = (1, 2, 4, 8, 16, 32)  # tried for the spatial size of extra inputs
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How the service turns pixels into a float32 image: (pixels * scale - mean) / std."""
-
-    scale: float = 1.0
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-
-    def apply(self, pixels: np.ndarray) -> np.ndarray:
-        return ((pixels * self.scale - np.asarray(self.mean)) / np.asarray(self.std)).astype(
-            np.float32
-        )
 
 
 def _random_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
@@ -163,8 +150,8 @@ def keras_outputs(model: keras.Model, feed: Feed) -> dict[str, np.ndarray]:
 def write_samples(file: IO[bytes], feeds: list[Feed], outputs: list[dict[str, Any]]) -> None:
     arrays: dict[str, Any] = {}
     for k, (feed, out) in enumerate(zip(feeds, outputs, strict=True)):
-        arrays.update({f"sample{k}/input/{name}": value for name, value in feed.items()})
-        arrays.update({f"sample{k}/output/{name}": value for name, value in out.items()})
+        arrays.update({sample_key(k, "input", name): value for name, value in feed.items()})
+        arrays.update({sample_key(k, "output", name): value for name, value in out.items()})
     np.savez(file, **arrays)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from service.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from service.request_parsing import read_body
+from service.http.body import read_body
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 # zlib's window bits: 16 + 15 reads a gzip wrapper, 15 a zlib one (HTTP's "deflate")

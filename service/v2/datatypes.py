@@ -5,6 +5,7 @@ import struct
 import numpy as np
 
 from service.errors import BadRequest
+from service.inference.model_inputs import numpy_dtype
 
 # Fixed-size datatypes; BYTES (variable length) is an array of Python bytes (dtype object).
 NUMPY_DTYPES: dict[str, np.dtype] = {
@@ -23,31 +24,19 @@ NUMPY_DTYPES: dict[str, np.dtype] = {
 }
 BYTES = "BYTES"
 _BY_NUMPY = {dtype: name for name, dtype in NUMPY_DTYPES.items()}
-# onnxruntime's NodeArg.type names ("tensor(float)") -> the protocol's datatypes
-_BY_ONNX = {
-    "bool": "BOOL",
-    "uint8": "UINT8",
-    "uint16": "UINT16",
-    "uint32": "UINT32",
-    "uint64": "UINT64",
-    "int8": "INT8",
-    "int16": "INT16",
-    "int32": "INT32",
-    "int64": "INT64",
-    "float16": "FP16",
-    "float": "FP32",
-    "double": "FP64",
-    "string": BYTES,
-}
 _LENGTH = struct.Struct("<I")  # BYTES elements: a 4-byte little-endian length, then the bytes
 
 
 def from_onnx(onnx_type: str) -> str:
-    """'tensor(float)' -> 'FP32'."""
-    element = onnx_type.removeprefix("tensor(").removesuffix(")")
-    if element not in _BY_ONNX:
-        raise ValueError(f"ONNX type {onnx_type!r} has no Open Inference Protocol datatype")
-    return _BY_ONNX[element]
+    """onnxruntime's NodeArg.type -> the protocol's datatype: 'tensor(float)' -> 'FP32'."""
+    if onnx_type == "tensor(string)":
+        return BYTES
+    try:
+        return of_dtype(numpy_dtype(onnx_type))
+    except ValueError:
+        raise ValueError(
+            f"ONNX type {onnx_type!r} has no Open Inference Protocol datatype"
+        ) from None
 
 
 def from_numpy(array: np.ndarray) -> str:

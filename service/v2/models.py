@@ -8,10 +8,9 @@ from typing import Any, Protocol
 import numpy as np
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, RuntimeException
 
-from service.errors import BadRequest
+from service.errors import BadRequest, ModelNotFound
 from service.runtime import ModelRuntime
 from service.v2.body import InferBody
-from service.v2.errors import ModelNotFound
 from service.v2.feed_limits import check_feed_limits
 from service.v2.inputs import decode_inputs
 from service.v2.outputs import Encoded, encode_response, wanted_outputs

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from service.errors import BadRequest, PayloadTooLarge
-from service.pipeline import RegionRequest
-from service.request_parsing import DEFAULT_TOP_K
+from service.regions.answer import Region
+from service.regions.request import DEFAULT_TOP_K, RegionRequest
 from service.v2.regions_signature import ExtraTensor
 
 
@@ -71,15 +71,15 @@ def _npy(array: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def region_tensors(answers: Sequence[dict[str, Any]], top_k: int) -> dict[str, np.ndarray]:
-    """The regions of every answer in order: row r is region r, column j its j-th best
+def region_tensors(per_image: Sequence[Sequence[Region]], top_k: int) -> dict[str, np.ndarray]:
+    """The regions of every image in order: row r is region r, column j its j-th best
     class; `region_counts` says how many rows each image has."""
-    regions = [region for answer in answers for region in answer["regions"]]
-    labels = [[t["label"] for t in r["top_k"]] for r in regions]
-    scores = [[t["score"] for t in r["top_k"]] for r in regions]
+    regions = [region for image in per_image for region in image]
+    labels = [[t.label for t in r.top_k] for r in regions]
+    scores = [[t.score for t in r.top_k] for r in regions]
     return {
         "labels": np.array(labels, dtype=object).reshape(len(regions), top_k),
         "scores": np.asarray(scores, np.float32).reshape(len(regions), top_k),
-        "boxes": np.asarray([r["box"] for r in regions], np.float32).reshape(len(regions), 4),
-        "region_counts": np.array([len(a["regions"]) for a in answers], np.int32),
+        "boxes": np.asarray([r.box for r in regions], np.float32).reshape(len(regions), 4),
+        "region_counts": np.array([len(image) for image in per_image], np.int32),
     }

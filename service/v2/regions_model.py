@@ -7,12 +7,12 @@ labels and scores are the region API's, and the images of a request batch with e
 and with other requests' as the micro-batcher allows."""
 
 import asyncio
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from service.errors import ServiceError
-from service.pipeline import RegionRequest
+from service.regions.answer import RegionsAnswer
+from service.regions.request import RegionRequest
 from service.runtime import ModelRuntime
 from service.v2.body import InferBody
 from service.v2.inputs import decode_inputs
@@ -36,10 +36,8 @@ class RegionsModel:
     async def infer(self, body: InferBody) -> Encoded:
         request, wanted, asked = await run_in_threadpool(self.decode, body)
         answers = await self.classify_all(asked)
-        for answer in answers:
-            self.runtime.metrics.regions.observe(len(answer["regions"]))
         identity = {"model_name": self.name, "model_version": self.version}
-        tensors = region_tensors(answers, asked[0].top_k)
+        tensors = region_tensors([answer.regions for answer in answers], asked[0].top_k)
         return encode_response(identity, request, tensors, wanted)
 
     def decode(self, body: InferBody) -> tuple[InferenceRequest, list[Wanted], list[RegionRequest]]:
@@ -51,7 +49,7 @@ class RegionsModel:
         limit = self.runtime.settings.queue_size
         return request, wanted, region_requests(tensors, self.extras, limit)
 
-    async def classify_all(self, asked: list[RegionRequest]) -> list[dict[str, Any]]:
+    async def classify_all(self, asked: list[RegionRequest]) -> list[RegionsAnswer]:
         """Every image through the pipeline at once; the first failure, naming its image
         when there are several, once all have finished."""
         classify = self.runtime.pipeline.classify

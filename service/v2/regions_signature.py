@@ -17,8 +17,8 @@ them each image has (split with numpy.split(x, numpy.cumsum(region_counts)[:-1])
 
 from dataclasses import dataclass
 
-from service.model_info import ModelInfo
-from service.model_inputs import ExtraInput
+from service.inference.model_info import ModelInfo
+from service.inference.model_inputs import ExtraInput
 from service.v2.datatypes import BYTES, of_dtype
 from service.v2.signature import ANY, TensorSpec
 

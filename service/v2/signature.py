@@ -2,19 +2,12 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from service.inference.model_inputs import NodeArg, fixed_dims
 from service.v2.datatypes import from_onnx
 
 ANY = -1
-
-
-class NodeArg(Protocol):
-    """onnxruntime's description of a session input or output."""
-
-    name: str
-    type: str
-    shape: list[int | str | None]
 
 
 @dataclass(frozen=True)
@@ -27,7 +20,7 @@ class TensorSpec:
     @classmethod
     def of(cls, node: NodeArg) -> "TensorSpec":
         """Symbolic or unknown ONNX dimensions are any size."""
-        dims = tuple(d if isinstance(d, int) and d >= 0 else ANY for d in node.shape)
+        dims = tuple(ANY if d is None else d for d in fixed_dims(node))
         return cls(node.name, from_onnx(node.type), dims)
 
     def metadata(self) -> dict[str, Any]:

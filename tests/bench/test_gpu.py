@@ -13,7 +13,8 @@ from bench.gpu import (
     placement,
     shape_only_nodes,
 )
-from service.sessions import CPU, CUDA, decomposed_variant
+from regionserve_contract.files import decomposed_variant
+from service.inference.sessions import CPU, CUDA
 
 
 def test_counts_each_node_once_by_provider() -> None:

@@ -31,7 +31,7 @@ FLAGS = [
     "--window-size=1280,1000",
 ]
 ROOT = Path(__file__).parents[2]
-EXAMPLE = ROOT / "service" / "openapi_example.json"
+EXAMPLE = ROOT / "service" / "region_api" / "openapi_example.json"
 WAIT_S = 60
 
 

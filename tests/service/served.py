@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.service.conftest import SHIPPED_MODEL
-from tests.service.test_process import free_port
+from tests.service.server.test_process import free_port
 
 ROOT = Path(__file__).parents[2]
 

@@ -1,6 +1,6 @@
 """A model whose inputs have fixed sizes (a 96x128 page, its 12x16 layout grid), served through
 the real app: ready at its own sizes, and every other image size brought to them by the one
-documented rule (service/working_image.py), never silently."""
+documented rule (service/regions/picture.py), never silently."""
 
 import io
 import json
@@ -12,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from service.imaging import decode_picture
-from service.pipeline import RegionRequest
+from service.regions.answer import Size
+from service.regions.imaging import decode_picture
+from service.regions.prepare import prepare_request
+from service.regions.request import RegionRequest
 from tests.model_export.zoo.models import CLASSES
 from tests.service.app_serving import serving
 from tests.service.conftest import png_bytes
@@ -128,8 +130,8 @@ def test_proposals_found_on_the_shrunk_page_are_answered_in_its_own_pixels(
     resized = {"width": 128, "height": 77}  # scale min(96 / 192, 128 / 320) = 0.4
     assert answer["body"]["image"] == {"width": 320, "height": 192, "resized_to": resized}
     request = RegionRequest(png_bytes(pixels), None, 3, "proposals", {"layout": layout})
-    pipeline = client.app.state.runtime.pipeline  # type: ignore[attr-defined]
-    prepared = pipeline.decode_and_prepare(request, "proposals").prepared
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    prepared = prepare_request(runtime.info, runtime.settings, request, "proposals")
     assert prepared.item.pixels.shape == (77, 128, 3)
     found = prepared.item.rois  # the model's pixels, inclusive ends
     assert len(found) > 0
@@ -147,7 +149,7 @@ def test_a_turned_image_fits_the_fixed_size_as_displayed(image_format: str) -> N
     picture = decode_picture(out.getvalue(), 10**7, (HEIGHT, WIDTH), 2**30)
     assert (picture.width, picture.height, picture.scale) == (200, 400, HEIGHT / 400)
     assert picture.pixels.shape == (96, 48, 3)
-    assert picture.resized_to == {"width": 48, "height": 96}
+    assert picture.resized_to == Size(width=48, height=96)
 
 
 def _npy_of(shape: tuple[int, ...], dtype: type = np.float32) -> bytes:

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from regionserve_contract.files import samples_path
 from service.app import create_app
-from service.model_feed import build_feed
-from service.model_info import ModelLoadError
-from service.predictor import Predictor
-from service.runtime import representative_batches
-from service.self_test import samples_path
+from service.inference.feed import build_feed
+from service.inference.model_info import ModelLoadError
+from service.inference.predictor import Predictor
+from service.inference.self_test import representative_batches
 from service.settings import Settings
 from tests.service.own_models.conftest import ExportZoo, OwnModel
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.openapi_request import EXTRA_INPUT_KEY
+from service.region_api.openapi_request import EXTRA_INPUT_KEY
 from tests.service.app_serving import serving
 from tests.service.conftest import png_bytes
 from tests.service.own_models.conftest import ExportZoo, npy

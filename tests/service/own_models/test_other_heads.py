@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.predictor import Predictor, PreparedImage
-from service.proposals import selective_search
+from service.inference.feed import ModelInput
+from service.inference.predictor import Predictor
+from service.regions.proposals import selective_search
+from service.regions.superpixels import feature_grid, slic_superpixels
 from service.settings import Settings
-from service.superpixels import feature_grid, slic_superpixels
 from tests.model_export.zoo.models import CLASSES
 from tests.service.app_serving import serving
 from tests.service.conftest import png_bytes
@@ -39,7 +40,7 @@ def test_batched_rois_are_padded_per_image_and_their_scores_dropped(
     image = pixels_of(1, 64, 96)
     first = np.array([[0, 0, 40, 40], [20, 10, 70, 45], [30, 5, 95, 63]], np.float32)
     second = np.array([[8, 8, 60, 50]], np.float32)
-    got = predictor.run([PreparedImage(image, first, None), PreparedImage(image, second, None)])
+    got = predictor.run([ModelInput(image, first, None), ModelInput(image, second, None)])
     placeholder = [0, 0, 31, 31]  # the first image's top-left feature cell, at stride 32
     rois = np.array([first, [second[0], placeholder, placeholder]], np.float32)
     (expected,) = model.keras_scores({"image": np.stack([image, image]), "rois": rois}).values()

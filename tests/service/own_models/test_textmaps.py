@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.extra_inputs import fit_to_image
-from service.predictor import Predictor, PreparedImage
-from service.working_image import Picture
+from service.inference.feed import ModelInput
+from service.inference.predictor import Predictor
+from service.regions.extra_inputs import fit_to_image
+from service.regions.picture import Picture
 from tests.model_export.zoo.models import CLASSES
 from tests.service.app_serving import serving
 from tests.service.conftest import png_bytes
@@ -209,7 +210,7 @@ def test_a_batch_pads_each_text_map_like_its_image(textmaps: OwnModel) -> None:
     boxes = [BOXES[:2], [[4, 4, 30, 30]]]
     rois = [np.array(b, np.float32) - [0, 0, 1, 1] for b in boxes]
     items = [
-        PreparedImage(image, roi, None, {"text_map": text})
+        ModelInput(image, roi, None, {"text_map": text})
         for image, roi, text in zip(images, rois, texts, strict=True)
     ]
     got = predictor.run(items)

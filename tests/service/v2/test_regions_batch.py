@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from service.errors import BadRequest, PayloadTooLarge
-from service.model_inputs import ExtraInput
+from service.inference.model_inputs import ExtraInput
 from service.v2.regions_batch import region_requests
 from service.v2.regions_signature import extra_tensors
 from service.v2.signature import TensorSpec

@@ -1,0 +1,86 @@
+"""decode -> prepare (per mode) -> micro-batched inference -> regions -> one typed answer.
+No HTTP in here: the protocols render the answer."""
+
+import time
+from collections.abc import Callable
+from functools import partial
+
+from starlette.concurrency import run_in_threadpool
+
+from service.inference.batching import MicroBatcher, RunBatch
+from service.inference.feed import Scores
+from service.inference.model_info import ModelInfo
+from service.regions.answer import ImageSize, ModelId, Region, RegionsAnswer
+from service.regions.labels import (
+    box_regions,
+    proposal_filter,
+    proposal_regions,
+    superpixel_regions,
+)
+from service.regions.prepare import Prepared, prepare_request
+from service.regions.request import RegionRequest, choose_mode
+from service.settings import Settings
+
+
+class Pipeline:
+    def __init__(
+        self,
+        info: ModelInfo,
+        batcher: MicroBatcher,
+        settings: Settings,
+        observe_regions: Callable[[int], None],
+    ) -> None:
+        """`observe_regions(count)`: called once per answer (the regions metric)."""
+        self.info, self.batcher, self.settings = info, batcher, settings
+        self.rule = proposal_filter(settings)
+        self.observe_regions = observe_regions
+
+    async def classify(self, request: RegionRequest) -> RegionsAnswer:
+        start = time.perf_counter()
+        top_k_limit = min(self.settings.max_top_k, len(self.info.classes))
+        mode = choose_mode(request, top_k_limit, self.info.modes)
+        timeout_s = self.settings.request_timeout_s
+        if self.batcher.max_batch_size == 1:  # nothing to batch: one trip to a thread
+            prepared, scores = await self.batcher.run_alone(
+                partial(self._prepare_and_run, request, mode), timeout_s
+            )
+        else:  # decode in parallel, then batch with other requests' images
+            prepared = await run_in_threadpool(
+                prepare_request, self.info, self.settings, request, mode
+            )
+            scores = await self.batcher.submit(prepared.item, timeout_s)
+        inferred = time.perf_counter()
+        picture = prepared.picture
+        answer = RegionsAnswer(
+            model=ModelId(self.info.name, self.info.version),
+            # resized_to: never silently (service/regions/picture.py)
+            image=ImageSize(picture.width, picture.height, picture.resized_to),
+            mode=mode,
+            regions=tuple(self._regions(mode, prepared, scores, request.top_k)),
+            timing_ms={
+                "decode": _ms(prepared.decode_s),
+                "prepare": _ms(prepared.prepare_s),
+                "inference": _ms(inferred - start - prepared.decode_s - prepared.prepare_s),
+                "total": _ms(time.perf_counter() - start),
+            },
+        )
+        self.observe_regions(len(answer.regions))
+        return answer
+
+    def _regions(self, mode: str, prepared: Prepared, scores: Scores, top_k: int) -> list[Region]:
+        if mode == "boxes":
+            return box_regions(self.info, prepared.boxes, scores.rois, top_k)
+        if mode == "proposals":
+            return proposal_regions(self.info, prepared.boxes, scores.rois, top_k, self.rule)
+        masks = [prepared.masks[s] for s in prepared.seen]
+        return superpixel_regions(self.info, masks, scores.superpixels[prepared.seen], top_k)
+
+    def _prepare_and_run(
+        self, request: RegionRequest, mode: str, run: RunBatch
+    ) -> tuple[Prepared, Scores]:
+        prepared = prepare_request(self.info, self.settings, request, mode)
+        return prepared, run([prepared.item])[0]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1e3, 2)
