@@ -47,6 +47,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.state.metrics = metrics  # the server's protocol counts its own answers too
     include_region_api(app, settings)
     include_v2(app)
     install_error_handlers(app)  # problem+json, or the protocol's {"error"} on /v2

@@ -64,6 +64,9 @@ class Metrics:
             multiprocess_mode="livemax",
         )
 
+    def count_request(self, route: str, status: int) -> None:
+        self.requests.labels(route, str(status)).inc()
+
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.inference_latency.observe(seconds)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, ge=1)
     max_boxes: int = Field(256, ge=1)
     max_top_k: int = Field(20, ge=1)
+    # V2: an answer's size estimated before the run; JSON values (and lists) in a request.
+    max_answer_mib: int = Field(16, ge=1)
+    max_json_values: int = Field(2**20, ge=1024)
 
     # Micro-batching across concurrent requests.
     # None: 8 on CUDA, 1 on CPU, where batched convolutions are no faster per image.
@@ -58,6 +61,9 @@ class Settings(BaseSettings):
     keep_alive_timeout_s: float = Field(5.0, gt=0, description="an idle connection is closed")
     header_timeout_s: float = Field(10.0, gt=0, description="from a request's first byte")
     body_timeout_s: float = Field(30.0, gt=0, description="from the end of a request's head")
+    send_timeout_s: float = Field(
+        10.0, gt=0, description="an answer the client stops reading must drain within this"
+    )
     max_header_bytes: int = Field(65536, ge=1024)
     max_connections: int = Field(1000, ge=1)
     listen_backlog: int = Field(2048, ge=1)

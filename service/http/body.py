@@ -5,13 +5,20 @@ from fastapi import Request
 from service.errors import PayloadTooLarge
 
 
+def byte_count(text: str | None) -> int | None:
+    """A header's decimal count, or None: ASCII digits only (`str.isdigit` takes '¹')."""
+    if text is None or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refused as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > limit:
+    declared = byte_count(request.headers.get("content-length"))
+    if declared is not None:
+        if declared > limit:
             raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
-        return await _read_declared(request, int(declared))
+        return await _read_declared(request, declared)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

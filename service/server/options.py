@@ -8,6 +8,7 @@ orchestrator's grace period (docker-compose.yml gives 35 s) with a run to spare.
 
 import logging
 import resource
+from collections.abc import Callable
 from typing import Any
 
 from service.server.guarded_protocol import ConnectionLimits, guarded_protocol
@@ -19,17 +20,21 @@ log = logging.getLogger("regionserve")
 SPARE_DESCRIPTORS = 64
 
 
-def server_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for uvicorn.Config."""
+def server_options(
+    settings: Settings, count_answer: Callable[[str, int], None] = lambda route, status: None
+) -> dict[str, Any]:
+    """Keyword arguments for uvicorn.Config; `count_answer(route, status)` counts the
+    answers the protocol writes itself (the app's request metrics)."""
     limits = ConnectionLimits(
         keep_alive_s=settings.keep_alive_timeout_s,
         header_s=settings.header_timeout_s,
         body_s=settings.body_timeout_s,
         max_header_bytes=settings.max_header_bytes,
         max_connections=connection_limit(settings.max_connections),
+        send_s=settings.send_timeout_s,
     )
     return {
-        "http": guarded_protocol(limits),
+        "http": guarded_protocol(limits, count_answer),
         "ws": "none",  # no websocket routes: an upgrade request is an ordinary request
         # uvicorn's loggers write through the process's handler (service/http/logs.py), and the
         # access log is ours (service/http/request_log.py).

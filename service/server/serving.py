@@ -69,7 +69,9 @@ def run_server(
         server.should_exit = True
 
     app = create_app(settings, predictor, on_failure=stop_serving)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **server_options(settings)))
+    count_answer = app.state.metrics.count_request  # the protocol's own answers
+    options = server_options(settings, count_answer)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options))
     server.run(sockets)
     if failure:
         cannot_start(failure[0], tell_failure)

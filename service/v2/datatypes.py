@@ -59,10 +59,14 @@ def serialize_bytes(array: np.ndarray) -> bytes:
     return b"".join(parts)
 
 
-def deserialize_bytes(name: str, data: bytes | memoryview) -> list[bytes]:
-    """The elements of a binary BYTES tensor; a 400 naming the tensor when truncated."""
-    view, elements, offset = memoryview(data), [], 0
+def deserialize_bytes(name: str, data: bytes | memoryview, count: int) -> list[bytes]:
+    """The `count` elements of a binary BYTES tensor; a 400 naming the tensor when truncated
+    or holding more (it stops there: 20 MB of empty elements are 5 M of them)."""
+    view, offset = memoryview(data), 0
+    elements: list[bytes] = []
     while offset < len(view):
+        if len(elements) == count:
+            raise BadRequest(f"input {name!r}: BYTES data hold more than {count} elements")
         if offset + _LENGTH.size > len(view):
             raise BadRequest(f"input {name!r}: BYTES data ends inside an element's length")
         (length,) = _LENGTH.unpack_from(view, offset)

@@ -6,13 +6,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from service.errors import BadRequest
+from service.errors import BadRequest, PayloadTooLarge
 from service.v2.datatypes import BYTES, NUMPY_DTYPES, deserialize_bytes
 from service.v2.schemas import RequestInput
 from service.v2.signature import TensorSpec
 
 # numpy kinds of JSON values each datatype kind takes: no float silently cut to an int
 _JSON_KINDS = {"b": "b", "i": "iu", "u": "iu", "f": "iuf"}
+# BYTES elements per tensor: strings or encoded images, each a Python object of its own.
+MAX_BYTES_ELEMENTS = 2**16
 
 
 def decode_inputs(
@@ -29,6 +31,11 @@ def decode_inputs(
         if item.name in tensors:
             raise BadRequest(f"input {item.name!r} is given twice")
         _check_signature(item, spec)
+        if item.datatype == BYTES and math.prod(item.shape) > MAX_BYTES_ELEMENTS:
+            raise PayloadTooLarge(
+                f"input {item.name!r}: shape {item.shape} holds {math.prod(item.shape)} BYTES "
+                f"elements; the limit is {MAX_BYTES_ELEMENTS}"
+            )
         size = _binary_size(item)
         if size is None:
             tensors[item.name] = _from_json(item)
@@ -71,7 +78,7 @@ def _binary_size(item: RequestInput) -> int | None:
 def _from_binary(item: RequestInput, data: memoryview) -> np.ndarray:
     count = math.prod(item.shape)
     if item.datatype == BYTES:
-        return _bytes_tensor(item, deserialize_bytes(item.name, data))
+        return _bytes_tensor(item, deserialize_bytes(item.name, data, count))
     dtype = NUMPY_DTYPES[item.datatype]
     if len(data) != count * dtype.itemsize:
         raise BadRequest(

@@ -6,20 +6,16 @@ from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
-from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, RuntimeException
 
 from service.errors import BadRequest, ModelNotFound
 from service.runtime import ModelRuntime
 from service.v2.body import InferBody
-from service.v2.feed_limits import check_feed_limits
+from service.v2.feed_limits import FeedLimits
 from service.v2.inputs import decode_inputs
+from service.v2.model_refusals import MODEL_REFUSALS, refusal_message
 from service.v2.outputs import Encoded, encode_response, wanted_outputs
 from service.v2.schemas import parse_inference_request
 from service.v2.signature import TensorSpec, specs_of
-
-# What onnxruntime raises when the values of well-typed, well-shaped inputs do not fit the
-# graph (a RoI's batch index past the batch, batch sizes that differ between inputs).
-MODEL_REFUSALS = (Fail, InvalidArgument, RuntimeException)
 
 
 class V2Model(Protocol):
@@ -52,7 +48,7 @@ class OnnxModel:
         self.name, self.version = runtime.info.name, runtime.info.version
         session = runtime.predictor.session
         self.inputs, self.outputs = specs_of(session.get_inputs()), specs_of(session.get_outputs())
-        self.roles = runtime.info.inputs  # role -> input name, from the model's metadata
+        self.limits = FeedLimits.of(runtime)  # the region API's, by the inputs' roles
 
     async def infer(self, body: InferBody) -> Encoded:
         """Decoding, the run and encoding in one trip to an inference thread, under the
@@ -61,10 +57,11 @@ class OnnxModel:
         return await self.runtime.batcher.run_job(job, self.runtime.settings.request_timeout_s)
 
     def answer(self, body: InferBody) -> Encoded:
-        request = parse_inference_request(body.header)
+        request = parse_inference_request(body.header, self.runtime.settings.max_json_values)
+        self.limits.check_shapes(request.inputs)
         feed = decode_inputs(request.inputs, body.binary, self.inputs)
-        check_feed_limits(feed, self.roles, self.runtime.settings)
         wanted = wanted_outputs(request, self.outputs)
+        self.limits.check_values(feed, wanted)
         identity = {"model_name": self.name, "model_version": self.version}
         return encode_response(identity, request, self.run(feed), wanted)
 
@@ -73,16 +70,11 @@ class OnnxModel:
         try:
             results = self.runtime.predictor.run_feed(feed)
         except MODEL_REFUSALS as error:
-            raise BadRequest(f"the model refused these inputs: {_status_message(error)}") from None
+            raise BadRequest(f"the model refused these inputs: {refusal_message(error)}") from None
         first = feed[self.inputs[0].name]
         batch = first.shape[0] if first.ndim else 1
         self.runtime.metrics.observe_batch(batch, time.perf_counter() - start)
         return results
-
-
-def _status_message(error: Exception) -> str:
-    """onnxruntime's message without its source paths: what the node said."""
-    return str(error).rsplit("Status Message: ", 1)[-1].strip()
 
 
 class ServedModels:

@@ -10,7 +10,7 @@ import asyncio
 
 from starlette.concurrency import run_in_threadpool
 
-from service.errors import ServiceError
+from service.errors import PayloadTooLarge, ServiceError
 from service.regions.answer import RegionsAnswer
 from service.regions.request import RegionRequest
 from service.runtime import ModelRuntime
@@ -43,11 +43,12 @@ class RegionsModel:
     def decode(self, body: InferBody) -> tuple[InferenceRequest, list[Wanted], list[RegionRequest]]:
         """The request, its outputs and one region request per image (CPU-bound: large
         extra inputs in JSON take a while)."""
-        request = parse_inference_request(body.header)
+        settings = self.runtime.settings
+        request = parse_inference_request(body.header, settings.max_json_values)
+        _check_image_count(request, settings.queue_size)
         tensors = decode_inputs(request.inputs, body.binary, self.inputs)
         wanted = wanted_outputs(request, self.outputs)
-        limit = self.runtime.settings.queue_size
-        return request, wanted, region_requests(tensors, self.extras, limit)
+        return request, wanted, region_requests(tensors, self.extras, settings.queue_size)
 
     async def classify_all(self, asked: list[RegionRequest]) -> list[RegionsAnswer]:
         """Every image through the pipeline at once; the first failure, naming its image
@@ -58,6 +59,16 @@ class RegionsModel:
             if isinstance(answer, BaseException):
                 raise _naming_image(answer, index, len(asked))
         return [answer for answer in answers if not isinstance(answer, BaseException)]
+
+
+def _check_image_count(request: InferenceRequest, limit: int) -> None:
+    """From the declared shape, before any image is read."""
+    for item in request.inputs:
+        if item.name == "image" and item.shape and item.shape[0] > limit:
+            raise PayloadTooLarge(
+                f"input 'image' holds {item.shape[0]} images; a request takes at most {limit} "
+                "(queue_size)"
+            )
 
 
 def _naming_image(error: BaseException, index: int, count: int) -> BaseException:

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from pydantic import ValidationError as PydanticValidationError
 
 from service.errors import BadRequest
+from service.http.json_values import check_json_values
 
 Parameter = StrictBool | StrictInt | StrictFloat | StrictStr
 Parameters = dict[str, Parameter]
@@ -35,8 +36,11 @@ class InferenceRequest(_Strict):
     outputs: list[RequestOutput] | None = None
 
 
-def parse_inference_request(header: bytes) -> InferenceRequest:
-    """The JSON part of the body; a 400 that says which field is wrong."""
+def parse_inference_request(header: bytes, max_values: int | None = None) -> InferenceRequest:
+    """The JSON part of the body; a 400 that says which field is wrong. With `max_values`,
+    a 413 before parsing when it holds more JSON values than that."""
+    if max_values is not None:
+        check_json_values(header, max_values, "the inference request's JSON")
     try:
         return InferenceRequest.model_validate_json(header)
     except PydanticValidationError as error:

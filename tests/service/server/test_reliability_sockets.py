@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from service.server.guarded_protocol import PROBE_SLOTS
 from tests.service.conftest import png_bytes
 from tests.service.served import RawResponse, Served, parse_response, read_until_closed, served
 
@@ -97,16 +98,26 @@ def test_a_head_past_the_size_limit_gets_431(service: Served) -> None:
 
 
 def test_connections_past_the_limit_get_503_and_later_ones_are_served(service: Served) -> None:
+    """Past the limit a connection is answered 503 for anything but a probe; past the probe
+    slots too, at once, before it sends a byte."""
     held = [service.connect() for _ in range(MAX_CONNECTIONS)]
     try:
         time.sleep(0.1)  # all accepted
         with service.connect() as extra:
+            extra.sendall(b"GET /v1/model HTTP/1.1\r\nHost: x\r\n\r\n")
             response = parse_response(read_until_closed(extra))
+        spares = [service.connect() for _ in range(PROBE_SLOTS)]
+        time.sleep(0.1)
+        with service.connect() as past_spares:
+            at_once = parse_response(read_until_closed(past_spares))
+        for sock in spares:
+            sock.close()
     finally:
         for sock in held:
             sock.close()
-    assert response.status == 503 and response.headers["retry-after"] == "1"
-    assert response.problem()["detail"] == "the server holds its limit of 8 connections"
+    for refused in (response, at_once):
+        assert refused.status == 503 and refused.headers["retry-after"] == "1"
+        assert refused.problem()["detail"] == "the server holds its limit of 8 connections"
     time.sleep(0.1)  # the server has seen them close
     assert httpx.get(f"{service.base}/healthz", timeout=5).status_code == 200
 

@@ -160,12 +160,13 @@ def test_a_superpixel_id_past_the_limit_is_a_413(
     )
 
 
-def test_more_rois_than_max_boxes_per_image_is_a_413(
+def test_more_rois_than_max_boxes_per_request_is_a_413(
     served: Served, triton: httpclient.InferenceServerClient, session: ort.InferenceSession
 ) -> None:
     feed = model_feed(session, 1, seed=0)
     rois = role(session, "rois")
     feed[rois] = np.repeat(feed[rois][:1], 257, axis=0)
     assert refusal(triton, served.model, feed, "413") == (
-        f"input {rois!r}: 257 rois for 1 images; the limit is 256 per image"
+        f"input {rois!r}: 257 rois; the limit is 256 per request (max_boxes for each image "
+        "of a batch of max_batch_size)"
     )
