@@ -5,8 +5,12 @@ import sys
 from bench import (
     compare,
     compression,
+    cpu_threads,
     export_zoo,
+    front_end,
     gpu,
+    modes,
+    proposal_head,
     proposals,
     roi_pooling,
     roi_training,
@@ -28,6 +32,10 @@ BENCHMARKS = {
     "v2": v2_protocol,
     "export": export_zoo,
     "proposals": proposals,
+    "front-end": front_end,
+    "cpu-threads": cpu_threads,
+    "modes": modes,
+    "proposal-head": proposal_head,
 }
 
 

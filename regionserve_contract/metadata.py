@@ -24,12 +24,16 @@ class Key:
     SUPERPIXEL_AREA = "superpixel_area"  # with a superpixel head
     SUPERPIXEL_COMPACTNESS = "superpixel_compactness"
     ROI_LOWERING = "roi_lowering"  # with a RoI head: which of the export's files this is
+    # with a RegionProposals layer: JSON {"proposals": (R, 5) output, "objectness": (R,) output,
+    # "scores": (R, K) class scores of those proposals}; proposals mode then uses them
+    PROPOSAL_HEAD = "proposal_head"
 
 
 CONTRACT_VERSION = "1"
 IMAGE_DTYPES = ("uint8", "float32")
 INDEXED, BATCHED = "indexed", "batched"  # rois (R, 5) [batch_index, x1, y1, x2, y2] | (B, N, 4)
 ROIS_FORMATS = (INDEXED, BATCHED)
+PROPOSAL_HEAD_PARTS = ("proposals", "objectness", "scores")  # the keys of proposal_head
 
 
 def as_props(values: Mapping[str, object]) -> dict[str, str]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from starlette.concurrency import run_in_threadpool
 
 from service.inference.batching import MicroBatcher
+from service.inference.memory_budget import MemoryBudget
 from service.inference.predictor import Predictor
 from service.inference.self_test import replay_samples, warm_up
 from service.inference.sessions import CUDA
@@ -40,9 +41,12 @@ class ModelRuntime:
             settings.batch_delay_ms / 1e3,
             settings.queue_size,
             self._on_batch,
-            settings.inference_workers or len(predictor.sessions),
+            settings.inference_workers or len(predictor.workers),
         )
-        self.pipeline = Pipeline(self.info, self.batcher, settings, metrics.regions.observe)
+        self.memory = MemoryBudget.of(settings)  # one for every way in
+        self.pipeline = Pipeline(
+            self.info, self.batcher, settings, metrics.regions.observe, self.memory
+        )
         self.ready = False
         self.self_test = "pending"
         self._on_failure = on_failure

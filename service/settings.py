@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.inference.cpu_plan import SPINNING
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REGIONSERVE_")
@@ -24,7 +26,7 @@ class Settings(BaseSettings):
     # None: from the cores available (service/inference/cpu_plan.py); 0 lets onnxruntime choose.
     intra_op_threads: int | None = Field(None, ge=0, description="threads per session")
     ort_spinning: bool = Field(
-        True, description="onnxruntime workers busy-wait between ops, until the run returns"
+        SPINNING, description="onnxruntime workers busy-wait between ops, until the run returns"
     )
 
     max_request_bytes: int = Field(20 * 2**20, ge=1)
@@ -68,6 +70,8 @@ class Settings(BaseSettings):
     max_connections: int = Field(1000, ge=1)
     listen_backlog: int = Field(2048, ge=1)
     max_decode_mib: int = Field(256, ge=1, description="estimated from the image's header")
+    # Decoded images and feeds of all requests at once (service/inference/memory_budget.py).
+    memory_budget_mib: int = Field(1024, ge=1, description="else a request waits, then 503")
     shutdown_grace_s: int = Field(25, ge=1, description="then unfinished requests get 503")
 
     # Operations: cross-origin pages, compression, the log (README: Operations).

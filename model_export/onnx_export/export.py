@@ -22,6 +22,7 @@ from model_export.onnx_export.gates import Parity, check_graph, check_parity
 from model_export.onnx_export.handlers import LOWERING_FILES
 from model_export.onnx_export.input_sizes import declared_shapes, fixed_image_side
 from model_export.onnx_export.metadata import ServingSettings, metadata_props
+from model_export.onnx_export.proposal_roles import find_proposal_head
 from model_export.onnx_export.roi_sweep import Sweep, check_roi_sweep
 from model_export.onnx_export.roles import RoleFlags, Roles, find_roles
 from model_export.onnx_export.samples import (
@@ -104,6 +105,7 @@ def export_model(
 ) -> Exported:
     traced = trace(model)
     roles = find_roles(traced, flags)
+    proposal_head = find_proposal_head(traced, roles)
     settings = fixed_image_side(settings, traced.signature, roles.image)
     image_dtype = traced.signature[[s.name for s in traced.signature].index(roles.image)].dtype.name
     if image_dtype not in IMAGE_DTYPES:
@@ -120,7 +122,7 @@ def export_model(
         rank = feeds[0][roles.rois].ndim
         rois_format = INDEXED if rank == 2 else BATCHED
     shapes = declared_shapes(traced.signature)
-    props = metadata_props(settings, roles, rois_format, stride, image_dtype, shapes)
+    props = metadata_props(settings, roles, rois_format, stride, image_dtype, shapes, proposal_head)
     layer_names = [layer.name for layer in model._flatten_layers(include_self=False)]
     lowerings = list(LOWERING_SUFFIXES) if roles.rois is not None else ["maxroipool"]
     files: dict[Path, bytes] = {}

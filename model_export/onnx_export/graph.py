@@ -32,6 +32,12 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), [output], **attrs))
         return output
 
+    def op_outputs(self, op_type: str, *inputs: str, count: int, **attrs: Any) -> list[str]:
+        """Add one node with `count` outputs and return their names."""
+        outputs = [self._name(op_type.lower()) for _ in range(count)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outputs, **attrs))
+        return outputs
+
     def i64(self, *values: int) -> str:
         return self.const(np.array(values, np.int64), hint="i64")
 

@@ -8,8 +8,8 @@ from tf2onnx import utils
 from tf2onnx.graph import Graph as Tf2onnxContext
 from tf2onnx.graph import Node
 
-from model_export.layers import RoiPooling, SuperpixelPooling
-from model_export.onnx_export import roi_lowering, superpixel_lowering
+from model_export.layers import RegionProposals, RoiPooling, SuperpixelPooling
+from model_export.onnx_export import proposal_lowering, roi_lowering, superpixel_lowering
 from model_export.onnx_export.graph import FLOAT, Graph
 from model_export.onnx_export.markers import MARKER_OP, Markers
 from model_export.onnx_export.tf2onnx_graph import Tf2onnxGraph
@@ -62,15 +62,23 @@ class MarkerLowering:
         if marker is None:  # a tf.numpy_function of the user's own: the gates report it
             return
         try:
-            output = self._lower(Tf2onnxGraph(ctx), marker.layer, list(node.input), ctx)
+            lowered = self._lower(Tf2onnxGraph(ctx), marker.layer, list(node.input), ctx)
         except Exception as error:  # tf2onnx swallows handler errors; keep the message
             self.failures.append(f"layer {marker.layer.name!r}: {error}")
             raise
         shapes, dtypes, outputs = node.output_shapes, node.output_dtypes, list(node.output)
         ctx.remove_node(node.name)
-        ctx.make_node("Identity", [output], outputs=outputs, shapes=shapes, dtypes=dtypes)
+        for k, (value, output) in enumerate(zip(lowered, outputs, strict=True)):
+            ctx.make_node(
+                "Identity", [value], outputs=[output], shapes=[shapes[k]], dtypes=[dtypes[k]]
+            )
 
-    def _lower(self, g: Graph, layer: Any, inputs: list[str], ctx: Tf2onnxContext) -> str:
+    def _lower(self, g: Graph, layer: Any, inputs: list[str], ctx: Tf2onnxContext) -> list[str]:
+        if isinstance(layer, RegionProposals):
+            return list(proposal_lowering.region_proposals(g, layer, *inputs))
+        return [self._lower_pooling(g, layer, inputs, ctx)]
+
+    def _lower_pooling(self, g: Graph, layer: Any, inputs: list[str], ctx: Tf2onnxContext) -> str:
         features, second = inputs
         if isinstance(layer, RoiPooling):
             rank = len(ctx.get_shape(second))

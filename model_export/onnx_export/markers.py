@@ -1,6 +1,7 @@
 """RegionServe's custom layers traced as marker ops that our tf2onnx handlers lower.
 
-While a model is traced for export, each `RoiPooling` and `SuperpixelPooling` call becomes one
+While a model is traced for export, each `RoiPooling`, `SuperpixelPooling` and `RegionProposals`
+call (its two outputs, proposals and scores, from one op) becomes one
 `tf.numpy_function` op (type `PyFuncStateless`) whose `token` attribute names the layer, followed
 by `tf.ensure_shape` with the layer's own output shape. tf2onnx then meets one op per layer call,
 with the layer's real inputs, instead of the TensorFlow maths of the layer (while loops, bit
@@ -17,10 +18,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model_export.layers import RoiPooling, SuperpixelPooling
+from model_export.layers import RegionProposals, RoiPooling, SuperpixelPooling
 
 MARKER_OP = "PyFuncStateless"
-MARKED_LAYERS = (RoiPooling, SuperpixelPooling)
+MARKED_LAYERS = (RegionProposals, RoiPooling, SuperpixelPooling)
 
 
 @dataclass(frozen=True)
@@ -46,21 +47,26 @@ def _never_run(*_: np.ndarray) -> np.ndarray:
 
 
 def _marker_call(layer: keras.layers.Layer, markers: Markers) -> Any:
-    def call(inputs: list[tf.Tensor], training: bool | None = None) -> tf.Tensor:
+    def call(inputs: list[tf.Tensor], training: bool | None = None) -> Any:
         del training  # Keras passes it to a layer whose own call takes it; export is inference
-        features = inputs[0]
+        shape = layer.compute_output_shape([tuple(t.shape) for t in inputs])
+        if isinstance(layer, RegionProposals):  # two outputs: proposals and their scores
+            outs = tf.numpy_function(
+                _never_run, list(inputs), Tout=[tf.float32] * 2, stateful=False, name="regionserve"
+            )
+            markers.by_token[outs[0].op.get_attr("token").decode()] = Marker(layer, tuple(inputs))
+            return tuple(tf.ensure_shape(o, s) for o, s in zip(outs, shape, strict=True))
         out = tf.numpy_function(
-            _never_run, list(inputs), Tout=features.dtype, stateful=False, name="regionserve"
+            _never_run, list(inputs), Tout=inputs[0].dtype, stateful=False, name="regionserve"
         )
         markers.by_token[out.op.get_attr("token").decode()] = Marker(layer, tuple(inputs))
-        shape = layer.compute_output_shape([tuple(t.shape) for t in inputs])
         return tf.ensure_shape(out, shape)
 
     return call
 
 
 def marked_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Every RoiPooling and SuperpixelPooling layer, nested models included."""
+    """Every RegionProposals, RoiPooling and SuperpixelPooling layer, nested models included."""
     return [la for la in model._flatten_layers() if isinstance(la, MARKED_LAYERS)]
 
 

@@ -29,6 +29,7 @@ def metadata_props(
     stride: int,
     image_dtype: str,
     input_shapes: dict[str, list[int | None]],
+    proposal_head: dict[str, str] | None = None,
 ) -> dict[str, str]:
     preprocessing = {} if image_dtype == "uint8" else settings.preprocessing.as_metadata()
     inputs = {"image": roles.image, "rois": roles.rois, "superpixels": roles.superpixels}
@@ -50,6 +51,8 @@ def metadata_props(
     }
     if rois_format is not None:
         props[Key.ROIS_FORMAT] = rois_format
+    if proposal_head is not None:
+        props[Key.PROPOSAL_HEAD] = proposal_head
     if roles.superpixels is not None:
         props[Key.SUPERPIXEL_AREA] = settings.superpixel_area
         props[Key.SUPERPIXEL_COMPACTNESS] = settings.superpixel_compactness

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from model_export.layers import RoiPooling, SuperpixelPooling
+from model_export.layers import RegionProposals, RoiPooling, SuperpixelPooling
 from model_export.onnx_export.convert import Traced
 from model_export.onnx_export.errors import ExportError
 from model_export.onnx_export.markers import MARKER_OP
@@ -76,7 +76,10 @@ def _tokens(traced: Traced, kind: type) -> set[str]:
 
 def _input_role(traced: Traced, kind: type, flag: str, given: str | None) -> str | None:
     names = [s.name for s in traced.signature]
-    markers = traced.markers.of_kind(kind)
+    proposed = _tokens(traced, RegionProposals)  # a RoiPooling of proposals reads no input
+    markers = [
+        m for m in traced.markers.of_kind(kind) if not _ancestors([m.inputs[1]])[1] & proposed
+    ]
     if not markers:
         if given is not None:
             raise ExportError(f"{flag} given but the model has no {kind.__name__} layer")
@@ -98,8 +101,11 @@ def _image_role(traced: Traced, taken: set[str | None], given: str | None) -> st
     return _one(candidates, what, "--image-input", given, names)
 
 
-def _output_role(traced: Traced, kind: type, other: type, flag: str, given: str | None) -> str:
-    own, others = _tokens(traced, kind), _tokens(traced, other)
+def _output_role(
+    traced: Traced, kind: type, other: tuple[type, ...], flag: str, given: str | None
+) -> str:
+    own = _tokens(traced, kind)
+    others = set().union(*(_tokens(traced, o) for o in other))
     candidates = []
     for name, tensor in traced.outputs.items():
         tokens = _ancestors([tensor])[1]
@@ -121,11 +127,19 @@ def find_roles(traced: Traced, flags: RoleFlags) -> Roles:
     outputs = {}
     if rois is not None:
         outputs["rois"] = _output_role(
-            traced, RoiPooling, SuperpixelPooling, "--rois-output", flags.rois_output
+            traced,
+            RoiPooling,
+            (SuperpixelPooling, RegionProposals),
+            "--rois-output",
+            flags.rois_output,
         )
     if superpixels is not None:
         outputs["superpixels"] = _output_role(
-            traced, SuperpixelPooling, RoiPooling, "--superpixels-output", flags.superpixels_output
+            traced,
+            SuperpixelPooling,
+            (RoiPooling, RegionProposals),
+            "--superpixels-output",
+            flags.superpixels_output,
         )
     extra = tuple(s.name for s in traced.signature if s.name not in {image, rois, superpixels})
     return Roles(image, rois, superpixels, extra, outputs)

@@ -26,6 +26,10 @@ class Tf2onnxGraph(Graph):
         node = self.ctx.make_node(op_type, list(inputs), attr=attrs, outputs=outputs)
         return str(node.output[0])
 
+    def op_outputs(self, op_type: str, *inputs: str, count: int, **attrs: Any) -> list[str]:
+        node = self.ctx.make_node(op_type, list(inputs), attr=attrs, output_count=count)
+        return [str(name) for name in node.output]
+
     def if_else(
         self,
         condition: str,

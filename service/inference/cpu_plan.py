@@ -9,6 +9,11 @@ CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
 CORES_PER_PROCESS = 4
+# onnxruntime's intra-op threads busy-wait between operators unless told not to. Measured on
+# 2 cores with the shipped model (bench/RESULTS.md, onnxruntime threads on the CPU): without
+# spinning the server used 19-25 % less CPU per request, CPU that the decoding and HTTP of
+# the requests beside it need. Off by default (REGIONSERVE_ORT_SPINNING turns it back on).
+SPINNING = False
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ async def within(future: asyncio.Future[Any], ticket: Ticket) -> Any:
     Leaving early (that, or cancelled) abandons the ticket and cancels the future: work not
     started never will be (the queue and the executor skip it; a started job stops short of
     its run)."""
-    late = f"inference did not start within {ticket.timeout_s:g} s"
+    late = f"inference did not start within {ticket.timeout_s:.3g} s"  # less any memory wait
     try:
         done, _ = await asyncio.wait((future,), timeout=ticket.seconds_left())
         if not done and ticket.abandon():

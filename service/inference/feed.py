@@ -11,6 +11,7 @@ import numpy as np
 
 from service.inference.model_info import ModelInfo
 from service.inference.model_inputs import ExtraInput
+from service.inference.proposal_head import HeadProposals
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,14 @@ class ModelInput:
     rois: np.ndarray  # (R, 4) float32 [x1, y1, x2, y2] in pixels, inclusive ends
     superpixels: np.ndarray | None  # (ceil(H / stride), ceil(W / stride)) int32 ids, or None
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # checked, at the working size
+    propose: bool = False  # proposals mode on a model with a proposal head: fetch its proposals
 
 
 @dataclass(frozen=True)
 class Scores:
     rois: np.ndarray  # (R, K)
     superpixels: np.ndarray  # (S, K)
+    proposals: HeadProposals | None = None  # the model's own proposals, when fetched
 
 
 def build_feed(info: ModelInfo, batch: list[ModelInput]) -> dict[str, np.ndarray]:
@@ -49,6 +52,18 @@ def build_feed(info: ModelInfo, batch: list[ModelInput]) -> dict[str, np.ndarray
     for extra in info.extra_inputs:
         feed[extra.name] = _extra(extra, batch, height, width)
     return feed
+
+
+def wanted_heads(info: ModelInfo, batch: list[ModelInput]) -> frozenset[str]:
+    """The heads whose scores the batch needs: superpixels for an item with a grid, rois for
+    one with rois or without a grid (boxes and proposals modes, even with no box found)."""
+    heads = set()
+    for item in batch:
+        if item.superpixels is not None:
+            heads.add("superpixels")
+        if item.superpixels is None or len(item.rois):
+            heads.add("rois")
+    return frozenset(heads & set(info.outputs))
 
 
 def split_scores(

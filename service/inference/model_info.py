@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from regionserve_contract.metadata import CONTRACT_VERSION, IMAGE_DTYPES, ROIS_FORMATS, Key
+from regionserve_contract.metadata import (
+    CONTRACT_VERSION,
+    IMAGE_DTYPES,
+    PROPOSAL_HEAD_PARTS,
+    ROIS_FORMATS,
+    Key,
+)
 from regionserve_contract.preprocessing import Preprocessing
 from service.inference.model_inputs import (
     ExtraInput,
@@ -54,6 +60,8 @@ class ModelInfo:
     rois_format: str | None  # None without a RoI head
     superpixel: SuperpixelSettings | None  # None without a superpixel head
     roi_lowering: str
+    # head part (proposals, objectness, scores) -> ONNX output name; None: classical proposals
+    proposal_head: dict[str, str] | None = None
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -130,6 +138,7 @@ def _read(
         rois_format=_choice(props, Key.ROIS_FORMAT, ROIS_FORMATS) if "rois" in inputs else None,
         superpixel=_superpixel(props) if "superpixels" in inputs else None,
         roi_lowering=props.get(Key.ROI_LOWERING, "none"),
+        proposal_head=_proposal_head(props, inputs) if Key.PROPOSAL_HEAD in props else None,
     )
 
 
@@ -174,6 +183,17 @@ def _check_heads(inputs: dict[str, str], outputs: dict[str, str]) -> None:
         raise ValueError("the model has neither a rois nor a superpixels input")
     if sorted(outputs) != sorted(heads):
         raise ValueError(f"outputs names heads {sorted(outputs)}, the inputs {heads}")
+
+
+def _proposal_head(props: Mapping[str, str], inputs: dict[str, str]) -> dict[str, str]:
+    head = _json(props, Key.PROPOSAL_HEAD, dict)
+    if sorted(head) != sorted(PROPOSAL_HEAD_PARTS) or not all(
+        isinstance(v, str) for v in head.values()
+    ):
+        raise ValueError(f"{Key.PROPOSAL_HEAD} must name outputs {list(PROPOSAL_HEAD_PARTS)}")
+    if "rois" not in inputs:
+        raise ValueError(f"{Key.PROPOSAL_HEAD} needs a RoI head (a rois input)")
+    return {part: str(name) for part, name in head.items()}
 
 
 def _preprocessing(props: Mapping[str, str]) -> Preprocessing:

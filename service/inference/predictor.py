@@ -1,4 +1,9 @@
-"""onnxruntime sessions, one per inference worker; knows numpy arrays, not HTTP.
+"""onnxruntime sessions, one set per inference worker; knows numpy arrays, not HTTP.
+
+Each worker has the whole graph and, for a model with several heads, one graph pruned to each
+head: onnxruntime runs every node of a session whatever a run fetches, so a batch runs on the
+smallest session that computes the heads its items want (boxes and proposals modes: no
+superpixel head; superpixels mode: no RoI head), and only a batch mixing modes on the whole one.
 
 No feed ever carries an empty tensor: a batch whose requests give one head nothing to do
 (boxes mode: no superpixel; superpixels mode, or proposals that found nothing: no roi) gets one
@@ -15,10 +20,26 @@ import numpy as np
 import onnxruntime as ort
 
 from service.inference.cpu_plan import CpuPlan, available_cores, cpu_plan
-from service.inference.feed import ModelInput, Scores, build_feed, shared_runs, split_scores
+from service.inference.feed import (
+    ModelInput,
+    Scores,
+    build_feed,
+    shared_runs,
+    split_scores,
+    wanted_heads,
+)
 from service.inference.model_info import ModelInfo
+from service.inference.proposal_head import output_names, wants_proposals, with_proposals
+from service.inference.pruning import head_graphs
 from service.inference.self_test import load_samples
-from service.inference.sessions import CUDA, fall_back_to_cpu, open_session, plan_sessions
+from service.inference.sessions import (
+    CUDA,
+    WorkerSessions,
+    fall_back_to_cpu,
+    open_session,
+    open_worker,
+    plan_sessions,
+)
 from service.settings import Settings
 
 ONE_SESSION = CpuPlan(workers=1, threads=0)  # onnxruntime chooses the threads
@@ -48,11 +69,13 @@ class Predictor:
         self.info = ModelInfo.from_metadata(
             str(path), first.get_modelmeta().custom_metadata_map, signature, self.samples
         )
-        # On the CPU one session per inference worker, each on its share of the cores; CUDA
-        # runs one batch at a time on one session.
-        extra = plan.workers - 1 if self.provider != CUDA else 0
-        self.sessions = [first] + [
-            open_session(sessions, plan.threads, spinning) for _ in range(extra)
+        # On the CPU one set of sessions per inference worker, each on its share of the cores;
+        # CUDA runs one batch at a time on one set.
+        workers = plan.workers if self.provider != CUDA else 1
+        pruned = head_graphs(sessions.path, self.info.outputs)
+        self.workers: list[WorkerSessions] = [
+            open_worker(sessions, plan.threads, spinning, pruned, first if n == 0 else None)
+            for n in range(workers)
         ]
         self._next = itertools.count()
         self._local = threading.local()
@@ -72,42 +95,61 @@ class Predictor:
         )
 
     @property
-    def session(self) -> ort.InferenceSession:
-        """This thread's session: each inference thread keeps the one it first got."""
-        session: ort.InferenceSession | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self.sessions[next(self._next) % len(self.sessions)]
-            self._local.session = session
-        return session
+    def worker(self) -> WorkerSessions:
+        """This thread's sessions: each inference thread keeps the set it first got."""
+        worker: WorkerSessions | None = getattr(self._local, "worker", None)
+        if worker is None:
+            worker = self.workers[next(self._next) % len(self.workers)]
+            self._local.worker = worker
+        return worker
 
-    def run(
-        self, batch: list[ModelInput], session: ort.InferenceSession | None = None
-    ) -> list[Scores]:
-        """Pad the images to one size, run (on this thread's session unless one is given),
-        and split the scores per image. Images whose extra inputs cannot be stacked (values
+    @property
+    def session(self) -> ort.InferenceSession:
+        """This thread's whole-graph session (every input and output of the model)."""
+        return self.worker.whole
+
+    def every_session(self) -> list[ort.InferenceSession]:
+        """Every session of every worker: what the warm-up and the self-test run."""
+        return [session for worker in self.workers for session in worker.every_session()]
+
+    def run(self, batch: list[ModelInput], worker: WorkerSessions | None = None) -> list[Scores]:
+        """Pad the images to one size, run (on this thread's sessions unless given), and
+        split the scores per image. Images whose extra inputs cannot be stacked (values
         without a batch axis that differ) run apart."""
         runs = shared_runs(self.info, batch)
         if len(runs) == 1:
-            return self._run_together(batch, session or self.session)
+            return self._run_together(batch, worker or self.worker)
         scores: dict[int, Scores] = {}
         for run in runs:
-            together = self._run_together([batch[i] for i in run], session or self.session)
+            together = self._run_together([batch[i] for i in run], worker or self.worker)
             scores.update(zip(run, together, strict=True))
         return [scores[i] for i in range(len(batch))]
 
-    def _run_together(self, batch: list[ModelInput], session: ort.InferenceSession) -> list[Scores]:
-        heads = list(self.info.outputs)
-        outputs = session.run([self.info.outputs[h] for h in heads], self.feed(batch))
-        return split_scores(self.info, batch, dict(zip(heads, outputs, strict=True)))
+    def _run_together(self, batch: list[ModelInput], worker: WorkerSessions) -> list[Scores]:
+        heads = wanted_heads(self.info, batch)
+        propose = wants_proposals(self.info, batch)  # the head's outputs: on the whole graph
+        session = worker.whole if propose else worker.for_heads(heads)
+        names = {self.info.outputs[h]: h for h in self.info.outputs if h in heads}
+        fetched = list(names) + (output_names(self.info) if propose else [])
+        outputs = self.run_feed(self.feed(batch), session, fetched)
+        scores = split_scores(self.info, batch, {h: outputs[n] for n, h in names.items()})
+        return with_proposals(self.info, scores, outputs) if propose else scores
 
     def feed(self, batch: list[ModelInput]) -> dict[str, np.ndarray]:
         """The model's inputs for `batch`, never empty (see the module's docstring)."""
         return build_feed(self.info, batch)
 
     def run_feed(
-        self, feed: dict[str, np.ndarray], session: ort.InferenceSession | None = None
+        self,
+        feed: dict[str, np.ndarray],
+        session: ort.InferenceSession | None = None,
+        outputs: list[str] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Every output of the model, by name, for a feed by input name."""
+        """The outputs by name (default: every output of the session; the session: this
+        thread's whole graph) for a feed by input name; inputs a pruned session no longer
+        takes are left out."""
         session = session or self.session
-        names = [o.name for o in session.get_outputs()]
-        return dict(zip(names, session.run(names, feed), strict=True))
+        names = outputs or [o.name for o in session.get_outputs()]
+        taken = {i.name for i in session.get_inputs()}
+        fed = {name: value for name, value in feed.items() if name in taken}
+        return dict(zip(names, session.run(names, fed), strict=True))

@@ -1,7 +1,9 @@
-"""onnxruntime sessions for the provider in use, on the model file that suits it."""
+"""onnxruntime sessions for the provider in use, on the model file that suits it: per
+inference worker, the whole graph and one graph pruned to each head (inference/pruning.py)."""
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnxruntime as ort
@@ -43,7 +45,10 @@ def plan_sessions(path: Path, preferred: list[str]) -> SessionPlan:
     return SessionPlan(path, providers)
 
 
-def open_session(plan: SessionPlan, threads: int, spinning: bool) -> ort.InferenceSession:
+def open_session(
+    plan: SessionPlan, threads: int, spinning: bool, graph: bytes | None = None
+) -> ort.InferenceSession:
+    """A session on the plan's file, or on `graph` (a serialized model pruned from it)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     # Spinning workers wait hot for the next operator: lower latency per run, but they
@@ -53,9 +58,40 @@ def open_session(plan: SessionPlan, threads: int, spinning: bool) -> ort.Inferen
     # milliseconds through the next request's HTTP and decoding on the same cores.
     options.add_session_config_entry("session.force_spinning_stop", "1")
     try:
-        return ort.InferenceSession(str(plan.path), options, providers=with_options(plan.providers))
+        model = str(plan.path) if graph is None else graph
+        return ort.InferenceSession(model, options, providers=with_options(plan.providers))
     except Exception as error:  # onnxruntime raises several unrelated types
         raise ModelLoadError(f"{plan.path}: onnxruntime cannot load it: {error}") from error
+
+
+@dataclass(frozen=True)
+class WorkerSessions:
+    """One inference worker's sessions: the whole graph (the V2 protocol's signature, and
+    batches mixing modes), and one pruned session per head, keyed by the heads it computes."""
+
+    whole: ort.InferenceSession
+    pruned: Mapping[frozenset[str], ort.InferenceSession] = field(default_factory=dict)
+
+    def for_heads(self, heads: frozenset[str]) -> ort.InferenceSession:
+        """The smallest session that computes `heads`."""
+        return self.pruned.get(heads, self.whole)
+
+    def every_session(self) -> list[ort.InferenceSession]:
+        return [self.whole, *self.pruned.values()]
+
+
+def open_worker(
+    plan: SessionPlan,
+    threads: int,
+    spinning: bool,
+    pruned: Mapping[frozenset[str], bytes],
+    whole: ort.InferenceSession | None = None,
+) -> WorkerSessions:
+    """A worker's sessions (`whole`: its whole-graph session, already open)."""
+    return WorkerSessions(
+        whole or open_session(plan, threads, spinning),
+        {heads: open_session(plan, threads, spinning, graph) for heads, graph in pruned.items()},
+    )
 
 
 def fall_back_to_cpu(plan: SessionPlan, original: Path) -> SessionPlan:

@@ -41,3 +41,11 @@ def to_rois(boxes: np.ndarray, scale: float) -> np.ndarray:
     rois = boxes * scale
     rois[:, 2:] = np.maximum(rois[:, 2:] - 1.0, rois[:, :2])
     return rois.astype(np.float32)
+
+
+def from_rois(rois: np.ndarray, scale: float, width: int, height: int) -> np.ndarray:
+    """Model rois in working pixels (inclusive ends) -> boxes in image pixels, clipped: the
+    inverse of `to_rois`, for the boxes a model proposes itself."""
+    boxes = np.asarray(rois, np.float64).reshape(-1, 4).copy()
+    boxes[:, 2:] += 1.0
+    return np.clip(boxes / scale, 0, [width, height, width, height])

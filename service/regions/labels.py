@@ -20,24 +20,49 @@ def proposal_filter(settings: Settings) -> ProposalFilter:
     return ProposalFilter(settings.score_threshold, settings.nms_iou)
 
 
-def region(
+def regions(
     info: ModelInfo,
-    index: int,
-    box: np.ndarray,
+    boxes: np.ndarray,
     scores: np.ndarray,
     top_k: int,
-    mask: Mask | None = None,
-) -> Region:
-    best = np.argsort(-scores, kind="stable")[:top_k]
-    top = tuple(ClassScore(info.classes[c], round(float(scores[c]), 6)) for c in best)
-    x1, y1, x2, y2 = (round(float(v), 2) for v in box)
-    return Region(index, (x1, y1, x2, y2), top[0].label, top[0].score, top, mask)
+    masks: list[Mask] | None = None,
+) -> list[Region]:
+    """One region per row, indexed from 0: the top_k classes of its scores, best first (ties
+    in class order), scores rounded to 6 decimals and box to 2, as Python's round does. The
+    numpy work is done once for all rows; the loop only assembles the typed answer."""
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
+    top_scores = rounded(np.take_along_axis(scores, best, axis=1), 6)
+    labels = info.classes
+    top_labels = [[labels[c] for c in row] for row in best.tolist()]
+    out = []
+    for i, (names, values, box) in enumerate(
+        zip(top_labels, top_scores, rounded(np.asarray(boxes), 2), strict=True)
+    ):
+        top = tuple(map(ClassScore, names, values))
+        mask = None if masks is None else masks[i]
+        x1, y1, x2, y2 = box
+        out.append(Region(i, (x1, y1, x2, y2), names[0], values[0], top, mask))
+    return out
+
+
+def rounded(values: np.ndarray, digits: int) -> list[list[float]]:
+    """Each row's values as Python's round(value, digits) gives them, for all at once:
+    rint(value * 10**digits) / 10**digits is the same double wherever the scaled value is
+    not within rounding error of a half (the division is correctly rounded, as Python's
+    decimal-string conversion is); those few go through round itself."""
+    scale = 10.0**digits
+    scaled = values.astype(np.float64) * scale
+    out = np.rint(scaled) / scale
+    margin = 1e-6 + np.abs(scaled) * 2.0**-40
+    near_half = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < margin
+    for at in zip(*np.nonzero(near_half), strict=True):
+        out[at] = round(float(values[at]), digits)
+    values_out: list[list[float]] = out.tolist()
+    return values_out
 
 
 def box_regions(info: ModelInfo, boxes: np.ndarray, scores: np.ndarray, top_k: int) -> list[Region]:
-    return [
-        region(info, i, b, s, top_k) for i, (b, s) in enumerate(zip(boxes, scores, strict=True))
-    ]
+    return regions(info, boxes, scores, top_k)
 
 
 def proposal_regions(
@@ -61,7 +86,7 @@ def proposal_regions(
         rule.nms_iou,
     )
     chosen = candidates[kept]
-    return [region(info, i, boxes[c], scores[c], top_k) for i, c in enumerate(chosen)]
+    return regions(info, boxes[chosen].reshape(-1, 4), scores[chosen], top_k)
 
 
 def _background(info: ModelInfo) -> list[int]:
@@ -73,12 +98,6 @@ def superpixel_regions(
     info: ModelInfo, masks: list[tuple[list[float], dict]], scores: np.ndarray, top_k: int
 ) -> list[Region]:
     """`masks`: (box, COCO RLE) of each superpixel (`service.regions.superpixels.masks`)."""
-    return [
-        region(info, i, np.asarray(box), s, top_k, _mask(rle))
-        for i, ((box, rle), s) in enumerate(zip(masks, scores, strict=True))
-    ]
-
-
-def _mask(rle: dict) -> Mask:
-    height, width = rle["size"]
-    return Mask((height, width), rle["counts"])
+    boxes = np.array([box for box, _ in masks], np.float64).reshape(-1, 4)
+    shapes = [Mask((rle["size"][0], rle["size"][1]), rle["counts"]) for _, rle in masks]
+    return regions(info, boxes, scores, top_k, shapes)

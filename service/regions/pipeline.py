@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.inference.batching import MicroBatcher, RunBatch
 from service.inference.feed import Scores
+from service.inference.memory_budget import MemoryBudget
 from service.inference.model_info import ModelInfo
 from service.regions.answer import ImageSize, ModelId, Region, RegionsAnswer
 from service.regions.labels import (
@@ -17,7 +18,8 @@ from service.regions.labels import (
     proposal_regions,
     superpixel_regions,
 )
-from service.regions.prepare import Prepared, prepare_request
+from service.regions.memory_estimate import reservation
+from service.regions.prepare import Prepared, prepare_request, proposal_candidates
 from service.regions.request import RegionRequest, choose_mode
 from service.settings import Settings
 
@@ -29,9 +31,12 @@ class Pipeline:
         batcher: MicroBatcher,
         settings: Settings,
         observe_regions: Callable[[int], None],
+        memory: MemoryBudget | None = None,
     ) -> None:
-        """`observe_regions(count)`: called once per answer (the regions metric)."""
+        """`observe_regions(count)`: called once per answer (the regions metric); `memory`:
+        the budget shared with the other ways in (else one of the pipeline's own)."""
         self.info, self.batcher, self.settings = info, batcher, settings
+        self.memory = memory or MemoryBudget.of(settings)
         self.rule = proposal_filter(settings)
         self.observe_regions = observe_regions
 
@@ -39,16 +44,19 @@ class Pipeline:
         start = time.perf_counter()
         top_k_limit = min(self.settings.max_top_k, len(self.info.classes))
         mode = choose_mode(request, top_k_limit, self.info.modes)
-        timeout_s = self.settings.request_timeout_s
-        if self.batcher.max_batch_size == 1:  # nothing to batch: one trip to a thread
-            prepared, scores = await self.batcher.run_alone(
-                partial(self._prepare_and_run, request, mode), timeout_s
-            )
-        else:  # decode in parallel, then batch with other requests' images
-            prepared = await run_in_threadpool(
-                prepare_request, self.info, self.settings, request, mode
-            )
-            scores = await self.batcher.submit(prepared.item, timeout_s)
+        s = self.settings
+        need = await reservation(
+            request.image, s.max_image_pixels, self.info.bound, s.max_decode_mib * 2**20
+        )
+        async with self.memory.reserve(need) as waited_s:  # held until inference is done
+            timeout_s = s.request_timeout_s - waited_s
+            if self.batcher.max_batch_size == 1:  # nothing to batch: one trip to a thread
+                prepared, scores = await self.batcher.run_alone(
+                    partial(self._prepare_and_run, request, mode), timeout_s
+                )
+            else:  # decode in parallel, then batch with other requests' images
+                prepared = await run_in_threadpool(prepare_request, self.info, s, request, mode)
+                scores = await self.batcher.submit(prepared.item, timeout_s)
         inferred = time.perf_counter()
         picture = prepared.picture
         answer = RegionsAnswer(
@@ -71,7 +79,8 @@ class Pipeline:
         if mode == "boxes":
             return box_regions(self.info, prepared.boxes, scores.rois, top_k)
         if mode == "proposals":
-            return proposal_regions(self.info, prepared.boxes, scores.rois, top_k, self.rule)
+            boxes, classes = proposal_candidates(prepared, scores)
+            return proposal_regions(self.info, boxes, classes, top_k, self.rule)
         masks = [prepared.masks[s] for s in prepared.seen]
         return superpixel_regions(self.info, masks, scores.superpixels[prepared.seen], top_k)
 

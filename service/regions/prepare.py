@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from service.inference.feed import ModelInput
+from service.inference.feed import ModelInput, Scores
 from service.inference.model_info import ModelInfo
 from service.regions import boxes as box_tools
 from service.regions import superpixels
@@ -65,6 +65,9 @@ def prepare(
         boxes = box_tools.parse_boxes(raw_boxes, width, height, settings.max_boxes)
         item = ModelInput(work, box_tools.to_rois(boxes, scale), None, extras)
         return Prepared(picture, item, boxes, no_masks, empty)
+    if mode == "proposals" and info.proposal_head is not None:  # the model proposes itself
+        item = ModelInput(work, np.zeros((0, 4), np.float32), None, extras, propose=True)
+        return Prepared(picture, item, np.zeros((0, 4)), no_masks, empty)
     if mode == "proposals":
         s = settings
         found = selective_search(work, s.proposal_side, s.max_proposals, s.min_proposal_side)
@@ -80,3 +83,14 @@ def prepare(
     item = ModelInput(work, np.zeros((0, 4), np.float32), grid, extras)
     masks = superpixels.masks(ids, width, height)  # at the image's size, never materialised
     return Prepared(picture, item, np.zeros((0, 4)), masks, np.unique(grid))
+
+
+def proposal_candidates(prepared: Prepared, scores: Scores) -> tuple[np.ndarray, np.ndarray]:
+    """Proposals mode's boxes (image pixels) and their class scores, before the proposal
+    filter: the model's own proposals when it has a proposal head, else the classical ones."""
+    if scores.proposals is None:
+        return prepared.boxes, scores.rois
+    picture = prepared.picture
+    rois = scores.proposals.rois
+    boxes = box_tools.from_rois(rois, picture.scale, picture.width, picture.height)
+    return boxes, scores.proposals.scores

@@ -17,6 +17,20 @@ _JSON_KINDS = {"b": "b", "i": "iu", "u": "iu", "f": "iuf"}
 MAX_BYTES_ELEMENTS = 2**16
 
 
+def declared_bytes(inputs: Sequence[RequestInput], max_json_values: int) -> int:
+    """What the request's tensors take once decoded, from its header alone: binary ones as
+    sent, JSON ones at their datatype's size (no more values than the JSON may hold)."""
+    total = 0
+    for item in inputs:
+        size = item.parameters.get("binary_data_size")
+        if isinstance(size, int) and not isinstance(size, bool):
+            total += max(size, 0)
+            continue
+        dtype = NUMPY_DTYPES.get(item.datatype, np.dtype(object))
+        total += min(math.prod(item.shape), max_json_values) * dtype.itemsize
+    return total
+
+
 def decode_inputs(
     inputs: Sequence[RequestInput], binary: memoryview, specs: Sequence[TensorSpec]
 ) -> dict[str, np.ndarray]:

@@ -6,16 +6,21 @@ from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 
 from service.errors import BadRequest, ModelNotFound
 from service.runtime import ModelRuntime
 from service.v2.body import InferBody
 from service.v2.feed_limits import FeedLimits
-from service.v2.inputs import decode_inputs
+from service.v2.inputs import declared_bytes, decode_inputs
 from service.v2.model_refusals import MODEL_REFUSALS, refusal_message
 from service.v2.outputs import Encoded, encode_response, wanted_outputs
-from service.v2.schemas import parse_inference_request
+from service.v2.schemas import InferenceRequest, parse_inference_request
 from service.v2.signature import TensorSpec, specs_of
+
+# Headers up to this size are parsed on the event loop (a binary request's is a few hundred
+# bytes); larger ones, tensors written in JSON, in a thread.
+INLINE_HEADER_BYTES = 16 * 2**10
 
 
 class V2Model(Protocol):
@@ -51,15 +56,26 @@ class OnnxModel:
         self.limits = FeedLimits.of(runtime)  # the region API's, by the inputs' roles
 
     async def infer(self, body: InferBody) -> Encoded:
-        """Decoding, the run and encoding in one trip to an inference thread, under the
-        batcher's queue limit and deadline (a feed is a batch of its own)."""
-        job = partial(self.answer, body)
-        return await self.runtime.batcher.run_job(job, self.runtime.settings.request_timeout_s)
+        """The header read and its shapes checked, the tensors' bytes reserved in the memory
+        budget; then decoding, the run and encoding in one trip to an inference thread, under
+        the batcher's queue limit and deadline (a feed is a batch of its own)."""
+        settings = self.runtime.settings
+        if len(body.header) <= INLINE_HEADER_BYTES:
+            request = self.parse(body.header)
+        else:
+            request = await run_in_threadpool(self.parse, body.header)
+        need = declared_bytes(request.inputs, settings.max_json_values)
+        async with self.runtime.memory.reserve(need) as waited_s:
+            job = partial(self.answer, request, body.binary)
+            return await self.runtime.batcher.run_job(job, settings.request_timeout_s - waited_s)
 
-    def answer(self, body: InferBody) -> Encoded:
-        request = parse_inference_request(body.header, self.runtime.settings.max_json_values)
+    def parse(self, header: bytes) -> InferenceRequest:
+        request = parse_inference_request(header, self.runtime.settings.max_json_values)
         self.limits.check_shapes(request.inputs)
-        feed = decode_inputs(request.inputs, body.binary, self.inputs)
+        return request
+
+    def answer(self, request: InferenceRequest, binary: memoryview) -> Encoded:
+        feed = decode_inputs(request.inputs, binary, self.inputs)
         wanted = wanted_outputs(request, self.outputs)
         self.limits.check_values(feed, wanted)
         identity = {"model_name": self.name, "model_version": self.version}

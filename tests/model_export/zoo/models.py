@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from model_export.layers import MaskedConv2D, RoiPooling, SuperpixelPooling
+from model_export.layers import MaskedConv2D, RegionProposals, RoiPooling, SuperpixelPooling
 from tests.model_export.zoo import backbones
 
 CLASSES = ("background", "title", "price", "image", "text")
@@ -159,6 +159,40 @@ def modern_cnn() -> keras.Model:
     return keras.Model([image, rois], scores, name="modern_cnn")
 
 
+def two_stage_s8() -> keras.Model:
+    """Faster R-CNN in small: a backbone, a region proposal network (RegionProposals) and one
+    RoI head applied to the client's rois and to the proposals, the backbone computed once."""
+    image = keras.Input((None, None, 3), dtype="uint8", name="image")
+    rois = keras.Input((5,), name="rois")
+    x = layers.Rescaling(1 / 255, name="scale")(image)
+    for k in (1, 2, 3):
+        x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name=f"conv{k}")(x)
+    rpn = layers.Conv2D(8, 3, padding="same", activation="relu", name="rpn_conv")(x)
+    objectness = layers.Conv2D(6, 1, name="rpn_objectness")(rpn)
+    deltas = layers.Conv2D(24, 1, name="rpn_deltas")(rpn)
+    propose = RegionProposals(
+        (16.0, 32.0),
+        (0.5, 1.0, 2.0),
+        8,
+        pre_nms=64,
+        post_nms=12,
+        iou_threshold=0.6,
+        min_size=4.0,
+        name="rpn",
+    )
+    proposals, objectness_scores = propose([objectness, deltas, image])
+    pool = RoiPooling((2, 2), 1 / 8, name="roi_pool")
+    flat, hidden = layers.Flatten(name="roi_flatten"), layers.Dense(16, activation="relu")
+    classify = layers.Dense(len(CLASSES), activation="softmax", name="scores")
+    outputs = {
+        "scores": classify(hidden(flat(pool([x, rois])))),
+        "proposals": proposals,
+        "objectness": objectness_scores,
+        "proposal_scores": classify(hidden(flat(pool([x, proposals])))),
+    }
+    return keras.Model([image, rois], outputs, name="two_stage_s8")
+
+
 ZOO: dict[str, ZooModel] = {
     "textmaps": ZooModel(
         textmaps, {"image": "screenshot", "rois": "boxes", "extra": "text_map"}, 8
@@ -183,8 +217,13 @@ ZOO: dict[str, ZooModel] = {
     "modern_cnn": ZooModel(modern_cnn, {"image": "image", "rois": "rois"}, 4, FLOAT_IMAGE_FLAGS),
     "fixed_page": ZooModel(fixed_page, {"image": "page", "rois": "boxes", "extra": "layout"}, 8),
 }
+# Exported once through the export command (every gate, both files) by
+# tests/service/own_models/test_two_stage.py, which serves it: not in ZOO's export loop twice.
+PROPOSING: dict[str, ZooModel] = {
+    "two_stage_s8": ZooModel(two_stage_s8, {"image": "image", "rois": "rois"}, 8),
+}
 
 
 def build(name: str, seed: int = 0) -> keras.Model:
     keras.utils.set_random_seed(seed)
-    return randomise_batch_norm(ZOO[name].build(), seed)
+    return randomise_batch_norm({**ZOO, **PROPOSING}[name].build(), seed)

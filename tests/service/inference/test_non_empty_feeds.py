@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.inference.feed import ModelInput
 from service.inference.predictor import Predictor
+from service.inference.sessions import WorkerSessions
 from service.settings import Settings
 from tests.service.conftest import fresh_scenes, png_bytes, wait_ready
 
@@ -39,9 +40,14 @@ class NonEmptyGuard:
 
 
 def guarded_predictor(settings: Settings) -> tuple[Predictor, list[NonEmptyGuard]]:
+    """Every session of every worker guarded: the whole graph and each pruned head's."""
     predictor = Predictor.from_settings(settings)
-    guards = [NonEmptyGuard(s) for s in predictor.sessions]
-    predictor.sessions = guards
+    guards = []
+    for n, worker in enumerate(predictor.workers):
+        whole = NonEmptyGuard(worker.whole)
+        pruned = {heads: NonEmptyGuard(s) for heads, s in worker.pruned.items()}
+        guards += [whole, *pruned.values()]
+        predictor.workers[n] = WorkerSessions(whole, pruned)
     return predictor, guards
 
 

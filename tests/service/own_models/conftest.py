@@ -32,6 +32,8 @@ EXPORT_FLAGS: dict[str, list[str]] = {
     "vgg_flat_s32": ["--background-class", "-1"],
     "superpixel_mean": [],
     "fixed_page": [],
+    "masked_conv_two_heads": [],
+    "two_stage_s8": [],
 }
 
 

@@ -18,8 +18,8 @@ from tests.service.server.test_reliability_sockets import wait_for
 CONCURRENCY = 32
 
 
-def boxes_request(side: int = 512, boxes: int = 64) -> tuple[bytes, str]:
-    """An image and boxes worth about a tenth of a second of inference on 2 cores."""
+def boxes_request(side: int, boxes: int) -> tuple[bytes, str]:
+    """A random image of `side` px with `boxes` random boxes."""
     rng = np.random.default_rng(3)
     corners = rng.integers(0, side - 96, (boxes, 2))
     found = np.concatenate([corners, corners + rng.integers(16, 96, (boxes, 2))], axis=1)
@@ -27,7 +27,7 @@ def boxes_request(side: int = 512, boxes: int = 64) -> tuple[bytes, str]:
 
 
 def post_all(service: Served, count: int) -> list[httpx.Response]:
-    image, boxes = boxes_request()
+    image, boxes = boxes_request(side=1024, boxes=128)  # 32 of them: several s on 2 cores
 
     def post(_: int) -> httpx.Response:
         files, data = {"image": ("x.png", image)}, {"boxes": boxes}
