@@ -3,7 +3,8 @@
 Each worker has the whole graph and, for a model with several heads, one graph pruned to each
 head: onnxruntime runs every node of a session whatever a run fetches, so a batch runs on the
 smallest session that computes the heads its items want (boxes and proposals modes: no
-superpixel head; superpixels mode: no RoI head), and only a batch mixing modes on the whole one.
+superpixel head; superpixels mode: no RoI head; with a proposal head, boxes mode without it and
+proposals mode with it), and only a batch mixing modes on the whole one.
 
 No feed ever carries an empty tensor: a batch whose requests give one head nothing to do
 (boxes mode: no superpixel; superpixels mode, or proposals that found nothing: no roi) gets one
@@ -30,7 +31,7 @@ from service.inference.feed import (
 )
 from service.inference.model_info import ModelInfo
 from service.inference.proposal_head import output_names, wants_proposals, with_proposals
-from service.inference.pruning import head_graphs
+from service.inference.pruning import PROPOSALS, head_graphs
 from service.inference.self_test import load_samples
 from service.inference.sessions import (
     CUDA,
@@ -72,7 +73,8 @@ class Predictor:
         # On the CPU one set of sessions per inference worker, each on its share of the cores;
         # CUDA runs one batch at a time on one set.
         workers = plan.workers if self.provider != CUDA else 1
-        pruned = head_graphs(sessions.path, self.info.outputs)
+        head = output_names(self.info) if self.info.proposal_head is not None else []
+        pruned = head_graphs(sessions.path, self.info.outputs, head)
         self.workers: list[WorkerSessions] = [
             open_worker(sessions, plan.threads, spinning, pruned, first if n == 0 else None)
             for n in range(workers)
@@ -127,8 +129,8 @@ class Predictor:
 
     def _run_together(self, batch: list[ModelInput], worker: WorkerSessions) -> list[Scores]:
         heads = wanted_heads(self.info, batch)
-        propose = wants_proposals(self.info, batch)  # the head's outputs: on the whole graph
-        session = worker.whole if propose else worker.for_heads(heads)
+        propose = wants_proposals(self.info, batch)
+        session = worker.for_heads(heads | {PROPOSALS} if propose else heads)
         names = {self.info.outputs[h]: h for h in self.info.outputs if h in heads}
         fetched = list(names) + (output_names(self.info) if propose else [])
         outputs = self.run_feed(self.feed(batch), session, fetched)

@@ -10,17 +10,23 @@ from pathlib import Path
 
 import onnx
 
+PROPOSALS = "proposals"  # the key of the session that also runs a model's proposal head
 
-def head_graphs(path: Path, outputs: Mapping[str, str]) -> dict[frozenset[str], bytes]:
-    """One serialized graph per head (head -> output name), pruned to that head's output;
-    none for a model with a single head, whose whole graph is already that."""
-    if len(outputs) < 2:
+
+def head_graphs(
+    path: Path, outputs: Mapping[str, str], proposal_outputs: Sequence[str] = ()
+) -> dict[frozenset[str], bytes]:
+    """One serialized graph per head (head -> output name), pruned to that head's output,
+    and with a proposal head one more: the RoI head's output and the proposal head's
+    (`proposal_outputs`), so boxes mode never runs the proposal head; none for a model
+    whose whole graph is already its only head."""
+    wanted = {frozenset([head]): [name] for head, name in outputs.items()}
+    if proposal_outputs:
+        wanted[frozenset(["rois", PROPOSALS])] = [outputs["rois"], *proposal_outputs]
+    if len(wanted) < 2:
         return {}
     model = onnx.load(str(path))
-    return {
-        frozenset([head]): prune(model, [name]).SerializeToString()
-        for head, name in outputs.items()
-    }
+    return {heads: prune(model, names).SerializeToString() for heads, names in wanted.items()}
 
 
 def prune(model: onnx.ModelProto, outputs: Sequence[str]) -> onnx.ModelProto:

@@ -5,11 +5,13 @@ import json
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from fastapi.testclient import TestClient
 
 from service.inference.feed import ModelInput
 from service.inference.predictor import Predictor
+from service.inference.pruning import PROPOSALS, head_graphs
 from service.regions import prepare
 from tests.model_export.zoo.models import CLASSES
 from tests.service.app_serving import serving
@@ -91,3 +93,27 @@ def test_proposals_mode_answers_the_heads_proposals_with_keras_scores_repeatably
         got = scores_by_label(region)
         row = want["proposal_scores"][i]
         np.testing.assert_allclose([got[c] for c in CLASSES], row, rtol=0, atol=1e-4)
+
+
+def test_boxes_mode_runs_no_proposal_head_and_proposals_mode_runs_it(
+    export_zoo: ExportZoo,
+) -> None:
+    """Two pruned graphs beside the whole one: the RoI head alone (boxes mode: no TopK, no
+    NonMaxSuppression) and the RoI head with the proposal head, each equal to the whole
+    graph bit for bit."""
+    model = export_zoo(NAME)
+    parts = ["proposals", "objectness", "proposal_scores"]
+    graphs = head_graphs(model.onnx, {"rois": "scores"}, parts)
+    assert set(graphs) == {frozenset(["rois"]), frozenset(["rois", PROPOSALS])}
+    boxes = onnx.load_from_string(graphs[frozenset(["rois"])])
+    proposals = onnx.load_from_string(graphs[frozenset(["rois", PROPOSALS])])
+    assert {"TopK", "NonMaxSuppression"}.isdisjoint(n.op_type for n in boxes.graph.node)
+    assert {"TopK", "NonMaxSuppression"} <= {n.op_type for n in proposals.graph.node}
+    whole = ort.InferenceSession(str(model.onnx), providers=["CPUExecutionProvider"])
+    images = np.stack([pixels_of(3, 64, 80), pixels_of(4, 64, 80)])
+    feed = {"image": images, "rois": np.array([[0, 0, 0, 30, 20], [1, 8, 8, 60, 40]], np.float32)}
+    for graph in (boxes, proposals):
+        pruned = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+        names = [o.name for o in pruned.get_outputs()]
+        for mine, reference in zip(pruned.run(names, feed), whole.run(names, feed), strict=True):
+            np.testing.assert_array_equal(mine, reference)
