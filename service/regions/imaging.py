@@ -14,6 +14,7 @@ pixel for pixel what Pillow decodes, and faster (bench/RESULTS.md: front end).
 import io
 import struct
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -41,29 +42,50 @@ TRANSPOSE = {
 }
 
 
+@dataclass(frozen=True)
+class DecodePlan:
+    """How an opened image will be decoded, read from its header alone."""
+
+    size: tuple[int, int]  # the working size, in the stored orientation
+    scale: float
+    orientation: int  # EXIF, for JPEG (read with the header); 1 for the rest until decoded
+    needed: int  # peak bytes (`decoding_bytes`)
+
+
+def plan_decode(
+    image: Image.Image, max_pixels: int, bound: int | Bound | None, max_bytes: int
+) -> DecodePlan:
+    """The decode of an opened image within the limits (PayloadTooLarge past them); a JPEG
+    is set to draft at 1/2, 1/4 or 1/8 where that still covers the working size."""
+    width, height = image.size
+    if width * height > max_pixels:
+        raise PayloadTooLarge(
+            f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
+        )
+    jpeg = image.format in ("JPEG", "MPO")  # its EXIF is read with the header
+    orientation = _orientation(image) if jpeg else 1
+    size, scale = _stored_size(width, height, bound, orientation)
+    if jpeg and scale < 1:
+        image.draft(image.mode, size)
+    needed = decoding_bytes(image, (width, height), size)
+    if needed > max_bytes:
+        raise PayloadTooLarge(
+            f"decoding this {width}x{height} {image.mode} image takes about "
+            f"{needed / 2**20:.0f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
+        )
+    return DecodePlan(size, scale, orientation, needed)
+
+
 def decode_picture(
     data: bytes, max_pixels: int, bound: int | Bound | None, max_bytes: int
 ) -> Picture:
     """Bytes of one image -> its pixels at the working size (within `bound`: a max_side, or the
     displayed image's (height, width) bound; see service/regions/picture.py), RGB, as displayed."""
-    with _open(data) as image:
+    with open_image(data) as image:
         width, height = image.size
-        if width * height > max_pixels:
-            raise PayloadTooLarge(
-                f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
-            )
-        jpeg = image.format in ("JPEG", "MPO")  # its EXIF is read with the header
-        orientation = _orientation(image) if jpeg else 1
-        size, scale = _stored_size(width, height, bound, orientation)
-        if jpeg and scale < 1:
-            image.draft(image.mode, size)  # decode at 1/2, 1/4 or 1/8 if still >= size
-        needed = decoding_bytes(image, (width, height), size)
-        if needed > max_bytes:
-            raise PayloadTooLarge(
-                f"decoding this {width}x{height} {image.mode} image takes about "
-                f"{needed / 2**20:.0f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
-            )
-        fast = fast_pixels(data, image, size, orientation)
+        plan = plan_decode(image, max_pixels, bound, max_bytes)
+        scale, orientation = plan.scale, plan.orientation
+        fast = fast_pixels(data, image, plan.size, orientation)
         if fast is not None:
             return _picture(fast, width, height, scale, orientation)
         try:
@@ -125,7 +147,9 @@ def _bytes_per_pixel(mode: str) -> int:
     return 2 if mode.startswith("I;16") else 4
 
 
-def _open(data: bytes) -> Image.Image:
+def open_image(data: bytes) -> Image.Image:
+    """The image of `data`, header read, pixels not yet (BadRequest, PayloadTooLarge or
+    UnsupportedMediaType when it cannot be)."""
     if not data:
         raise BadRequest("image is empty")
     try:

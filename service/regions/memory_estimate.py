@@ -7,14 +7,11 @@ plus the model's float32 feed at the working size. An image the decoder will ref
 pixels, too much to decode, a header Pillow cannot read) reserves nothing: it is refused at
 once, not after waiting for memory it will never use."""
 
-import io
-import warnings
-
-from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
 
-from service.regions.imaging import FORMATS, UNREADABLE, decoding_bytes
-from service.regions.picture import Bound, as_bound, working_size
+from service.errors import ServiceError
+from service.regions.imaging import open_image, plan_decode
+from service.regions.picture import Bound
 
 FEED_BYTES_PER_PIXEL = 3 * 4  # RGB, float32, at the working size
 # Larger files have their header read in a thread: a PNG may carry megabytes of text chunks
@@ -32,29 +29,11 @@ async def reservation(
 
 
 def image_bytes(data: bytes, max_pixels: int, bound: int | Bound | None, max_bytes: int) -> int:
-    """Bytes to reserve for decoding `data` and feeding it to the model; 0 when the decoder
-    will refuse it. Reads the header only (Pillow opens lazily)."""
+    """Bytes to reserve for decoding `data` and feeding it to the model, planned as the
+    decoder plans it; 0 when the decoder will refuse it. Reads the header only."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=FORMATS)
-    except (Image.DecompressionBombError, UnidentifiedImageError, *UNREADABLE):
+        with open_image(data) as image:
+            plan = plan_decode(image, max_pixels, bound, max_bytes)
+    except ServiceError:
         return 0
-    with image:
-        width, height = image.size
-        if width * height > max_pixels:
-            return 0
-        limit = as_bound(bound)
-        turned = None if limit is None else (limit[1], limit[0])
-        # the EXIF orientation is read later: take the larger of both ways the bound may hold
-        size = max(
-            working_size(width, height, limit)[0],
-            working_size(width, height, turned)[0],
-            key=lambda s: s[0] * s[1],
-        )
-        if image.format in ("JPEG", "MPO") and size != (width, height):
-            image.draft(image.mode, size)  # as the decoder drafts: 1/2, 1/4 or 1/8
-        needed = decoding_bytes(image, (width, height), size)
-    if needed > max_bytes:
-        return 0
-    return needed + size[0] * size[1] * FEED_BYTES_PER_PIXEL
+    return plan.needed + plan.size[0] * plan.size[1] * FEED_BYTES_PER_PIXEL
