@@ -58,8 +58,10 @@ def test_a_model_trained_on_shapes_serves_their_names_with_the_keras_models_scor
         fields = {"boxes": json.dumps(boxes), "top_k": str(len(SHAPES))}
         answer = client.post("/classify-regions", files=files, data=fields).json()
         regions = client.post("/classify-regions", files=files, data={"mode": "superpixels"})
+        proposed = client.post("/classify-regions", files=files, data={"mode": "proposals"})
     assert described["classes"] == SHAPES and described["background_class"] == 0
     assert described["input"]["modes"] == ["boxes", "proposals", "superpixels"]
+    assert described["model_inputs"]["proposal_head"] is not None  # train's default: a head
     assert ready["self_test"].startswith("passed (3 recorded samples")
     model = keras.saving.load_model(exported / "shapes.keras")
     stride = described["model_inputs"]["stride"]
@@ -78,3 +80,5 @@ def test_a_model_trained_on_shapes_serves_their_names_with_the_keras_models_scor
         np.testing.assert_allclose([got[c] for c in SHAPES], row, rtol=0, atol=1e-4)
     assert regions.status_code == 200, regions.text
     assert {r["label"] for r in regions.json()["regions"]} <= set(SHAPES)
+    assert proposed.status_code == 200, proposed.text
+    assert {r["label"] for r in proposed.json()["regions"]} <= set(SHAPES[1:])

@@ -96,6 +96,8 @@ class CropExample:
     labels: np.ndarray  # (ROIS_PER_CROP,) int32
     superpixels: np.ndarray  # (CROP / STRIDE, CROP / STRIDE) int32
     superpixel_labels: np.ndarray  # (MAX_SUPERPIXELS,) int32, -1 where absent
+    objects: np.ndarray  # (M, 4) float32 object boxes, exclusive ends
+    whole: np.ndarray  # (M,) bool: False where the crop's edge cuts the object
 
 
 def draw_example(
@@ -121,4 +123,4 @@ def draw_example(
     sp_labels = np.where(
         np.isin(np.arange(MAX_SUPERPIXELS), grid), samples.superpixel_labels[index], -1
     )
-    return CropExample(image, rois, labels, grid, sp_labels)
+    return CropExample(image, rois, labels, grid, sp_labels, boxes[present], whole[present])

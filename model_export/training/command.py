@@ -5,21 +5,24 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import keras
 
 from model_export.dataset.build import build_dataset
 from model_export.dataset.coco import load_coco
-from model_export.model import ModelSpec, build_region_classifier
+from model_export.model import ModelSpec, ProposalSpec, build_region_classifier
 from model_export.training.augment import Augmentation
 from model_export.training.chance import chance_warning
 from model_export.training.evaluate import evaluate
+from model_export.training.heads import proposal_layer
 from model_export.training.loop import train
 from model_export.training.record import TrainingRecord, TrainingRun, model_card, record_path
 from model_export.training.samples import build_samples
 from model_export.training.warm_start import copy_matching_weights
 
 DEFAULT_DATA = Path("data/digits")
+PROPOSAL_SETTINGS = ("anchor_sizes", "anchor_ratios", "pre_nms", "post_nms", "iou_threshold")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +49,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         default=list(ModelSpec.context),
         help="dilation rates of the superpixel head's context blocks (none: no blocks)",
+    )
+    parser.add_argument(
+        "--proposal-head",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a region proposal network on the backbone (layers rpn*): proposals mode runs the "
+        "model's own proposals instead of selective search (default: on)",
+    )
+    parser.add_argument(
+        "--anchor-sizes",
+        type=float,
+        nargs="+",
+        default=list(ProposalSpec.anchor_sizes),
+        help="the proposal head's anchors: sqrt of their area, in pixels",
+    )
+    parser.add_argument(
+        "--anchor-ratios",
+        type=float,
+        nargs="+",
+        default=list(ProposalSpec.anchor_ratios),
+        help="the proposal head's anchors: height / width",
+    )
+    parser.add_argument(
+        "--max-proposals",
+        type=int,
+        default=ProposalSpec.post_nms,
+        help="the most proposals the head keeps per image, after NMS",
     )
     parser.add_argument("--seed", type=int, default=0)
     start = parser.add_mutually_exclusive_group()
@@ -95,6 +125,13 @@ def run(args: argparse.Namespace) -> None:
         head_width=args.head_width,
         embedding=args.embedding,
         context=tuple(args.context),
+        proposals=ProposalSpec(
+            anchor_sizes=tuple(args.anchor_sizes),
+            anchor_ratios=tuple(args.anchor_ratios),
+            post_nms=args.max_proposals,
+        )
+        if args.proposal_head
+        else None,
     )
     model = keras.saving.load_model(args.init) if args.init else build_region_classifier(spec)
     if args.warm_start:
@@ -125,6 +162,7 @@ def run(args: argparse.Namespace) -> None:
         metrics=metrics,
         command=reproduce_command(args),
         earlier_runs=earlier_runs(args.init or args.warm_start),
+        proposal_head=proposal_head(model),
     )
     record.save(args.out)
     args.card.write_text(model_card(record))
@@ -146,6 +184,15 @@ def train_only(model: keras.Model, prefixes: list[str]) -> None:
     if not trained:
         sys.exit(f"train: no layer with weights starts with {prefixes}")
     print(f"training only {trained}", file=sys.stderr)
+
+
+def proposal_head(model: keras.Model) -> dict[str, Any] | None:
+    """The settings of the model's RegionProposals layer, if it has one."""
+    layer = proposal_layer(model)
+    if layer is None:
+        return None
+    config = layer.get_config()
+    return {name: config[name] for name in PROPOSAL_SETTINGS}
 
 
 def earlier_runs(start: Path | None) -> list[TrainingRun]:

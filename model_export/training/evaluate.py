@@ -1,4 +1,5 @@
-"""Held-out metrics at native resolution: boxes on ground truth, and superpixels."""
+"""Held-out metrics at native resolution: boxes on ground truth, superpixels, and the proposal
+head's recall when the model has one."""
 
 from dataclasses import dataclass
 
@@ -8,7 +9,7 @@ import numpy as np
 from model_export.dataset.coco import CocoImage
 from model_export.model import PAD_VALUE, STRIDE, superpixel_grid
 from model_export.progress import Progress
-from model_export.training.boxes import boxes_to_rois
+from model_export.training.boxes import box_iou, boxes_to_rois
 from model_export.training.chance import chance_accuracy
 from model_export.training.samples import load_rgb, object_masks
 from model_export.training.superpixels import majority_labels, superpixels
@@ -22,6 +23,10 @@ class Metrics:
     superpixel_object_accuracy: float  # superpixels labelled with an object class
     superpixel_count: int
     box_chance: float = 0.0  # chance_accuracy of the held-out boxes (0 in older records)
+    # A proposal head's: objects with a proposal at IoU >= 0.5 (and 0.7), proposals per image.
+    proposal_recall: float | None = None
+    proposal_recall_07: float | None = None
+    proposals_per_image: float | None = None
 
 
 def pad_to_stride(image: np.ndarray) -> np.ndarray:
@@ -33,14 +38,23 @@ def pad_to_stride(image: np.ndarray) -> np.ndarray:
 
 def predict_image(
     model: keras.Model, image: np.ndarray, boxes: np.ndarray, ids: np.ndarray
-) -> tuple:
-    """Class scores of `boxes` (R, 4) and of superpixels `ids` (H, W) in one image."""
+) -> dict[str, np.ndarray]:
+    """The model's outputs for `boxes` (R, 4) and superpixels `ids` (H, W) in one image."""
     padded = pad_to_stride(image)
     grid = np.full(padded.shape[:2], -1, np.int32)
     grid[: ids.shape[0], : ids.shape[1]] = ids
     rois = boxes_to_rois(boxes, np.zeros(len(boxes)))
     out = model([padded[None], rois, superpixel_grid(grid)[None]], training=False)
-    return np.asarray(out["roi_scores"]), np.asarray(out["superpixel_scores"])[0]
+    return {name: np.asarray(value) for name, value in out.items()}
+
+
+def best_proposal_iou(proposals: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(M,) the best IoU of each object box (exclusive ends) with a proposal row
+    [b, x1, y1, x2, y2] (inclusive ends)."""
+    found = proposals[:, 1:] + np.array([0, 0, 1, 1], np.float32)
+    if len(found) == 0:
+        return np.zeros(len(boxes))
+    return box_iou(boxes, found).max(axis=1)
 
 
 def evaluate(
@@ -48,6 +62,8 @@ def evaluate(
 ) -> Metrics:
     box_hits = box_total = sp_hits = sp_total = obj_hits = obj_total = 0
     box_classes: list[int] = []
+    proposal_ious: list[np.ndarray] = []
+    proposal_counts: list[int] = []
     progress = Progress("evaluate", len(images))
     for n, item in enumerate(images):
         pixels = load_rgb(item)
@@ -55,7 +71,11 @@ def evaluate(
         classes = np.asarray([o.category + 1 for o in item.objects])
         with_superpixels = n < superpixel_images
         ids = superpixels(pixels) if with_superpixels else -np.ones(pixels.shape[:2], np.int32)
-        box_scores, sp_scores = predict_image(model, pixels, boxes, ids)
+        out = predict_image(model, pixels, boxes, ids)
+        box_scores, sp_scores = out["roi_scores"], out["superpixel_scores"][0]
+        if "proposals" in out:
+            proposal_ious.append(best_proposal_iou(out["proposals"], boxes))
+            proposal_counts.append(len(out["proposals"]))
         box_hits += int(np.sum(box_scores.argmax(axis=1) == classes))
         box_total += len(classes)
         box_classes += classes.tolist()
@@ -76,4 +96,14 @@ def evaluate(
         obj_hits / max(obj_total, 1),
         sp_total,
         chance_accuracy(box_classes, foreground_classes),
+        *proposal_metrics(proposal_ious, proposal_counts),
     )
+
+
+def proposal_metrics(
+    ious: list[np.ndarray], counts: list[int]
+) -> tuple[float | None, float | None, float | None]:
+    if not counts:
+        return None, None, None
+    best = np.concatenate(ious)
+    return float(np.mean(best >= 0.5)), float(np.mean(best >= 0.7)), float(np.mean(counts))

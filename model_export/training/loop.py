@@ -1,4 +1,4 @@
-"""The training loop: Adam on box and superpixel cross-entropy, fixed seed, progress output."""
+"""The training loop: Adam on the losses of the heads being trained, fixed seed, progress."""
 
 import sys
 import time
@@ -11,13 +11,13 @@ import numpy as np
 import tensorflow as tf
 
 from model_export.progress import Progress
+from model_export.training.anchor_targets import anchor_grid, anchor_targets
 from model_export.training.augment import Augmentation, draw_example
 from model_export.training.boxes import boxes_to_rois
-from model_export.training.samples import Samples
+from model_export.training.heads import proposal_layer, trained_heads
+from model_export.training.losses import head_losses
+from model_export.training.samples import CROP, Samples
 
-SUPERPIXEL_LOSS_WEIGHT = 0.5
-OBJECT_SUPERPIXEL_WEIGHT = 2.0  # objects cover few superpixels: weigh them up against background
-LABEL_SMOOTHING = 0.1
 T = TypeVar("T")
 
 
@@ -26,8 +26,10 @@ def batch_inputs(
     samples: Samples,
     index: np.ndarray,
     augmentation: Augmentation | None,
-) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
-    """Model inputs, roi labels and superpixel labels of freshly drawn crops `index`."""
+    anchors: np.ndarray | None,
+) -> tuple[list[tf.Tensor], dict[str, tf.Tensor]]:
+    """Model inputs and targets of freshly drawn crops `index`: roi and superpixel labels, and
+    with `anchors` (a proposal head's, over a crop) each anchor's label and box deltas."""
     examples = [draw_example(rng, samples, int(i), augmentation) for i in index]
     boxes = np.concatenate([e.boxes for e in examples])
     image_index = np.repeat(np.arange(len(examples)), [len(e.boxes) for e in examples])
@@ -36,36 +38,30 @@ def batch_inputs(
         tf.constant(boxes_to_rois(boxes, image_index)),
         tf.constant(np.stack([e.superpixels for e in examples])),
     ]
-    return (
-        inputs,
-        tf.constant(np.concatenate([e.labels for e in examples])),
-        tf.constant(np.stack([e.superpixel_labels for e in examples])),
-    )
+    targets = {
+        "roi_labels": np.concatenate([e.labels for e in examples]),
+        "superpixel_labels": np.stack([e.superpixel_labels for e in examples]),
+    }
+    if anchors is not None:
+        found = [anchor_targets(rng, anchors, e.objects, e.whole) for e in examples]
+        targets["anchor_labels"] = np.stack([t.labels for t in found])
+        targets["anchor_deltas"] = np.stack([t.deltas for t in found])
+    return inputs, {name: tf.constant(value) for name, value in targets.items()}
 
 
 def make_train_step(
     model: keras.Model, optimizer: keras.optimizers.Optimizer
 ) -> tf.types.experimental.PolymorphicFunction:
-    cross_entropy = keras.losses.SparseCategoricalCrossentropy()
-    smoothed = keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING)
+    """One Adam step of `model` (its outputs: some of `head_losses`' heads) on their losses."""
 
     @tf.function(reduce_retracing=True)
-    def step(inputs: list, roi_labels: tf.Tensor, sp_labels: tf.Tensor) -> tuple:
+    def step(inputs: list, targets: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
-            out = model(inputs, training=True)
-            roi_scores = out["roi_scores"]
-            roi_loss = smoothed(tf.one_hot(roi_labels, tf.shape(roi_scores)[1]), roi_scores)
-            sp_scores = out["superpixel_scores"]
-            sp_labels = sp_labels[:, : tf.shape(sp_scores)[1]]
-            present = sp_labels >= 0
-            kept_labels = tf.boolean_mask(sp_labels, present)
-            weights = tf.where(kept_labels > 0, OBJECT_SUPERPIXEL_WEIGHT, 1.0)
-            sp_loss = cross_entropy(kept_labels, tf.boolean_mask(sp_scores, present), weights)
-            loss = roi_loss + SUPERPIXEL_LOSS_WEIGHT * sp_loss
+            losses = head_losses(model(inputs, training=True), targets)
+            loss = tf.add_n(list(losses.values()))
         variables = model.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        correct = tf.argmax(out["roi_scores"], axis=1, output_type=tf.int32) == roi_labels
-        return loss, tf.reduce_mean(tf.cast(correct, tf.float32))
+        return losses
 
     return step
 
@@ -93,23 +89,35 @@ def train(
     schedule = keras.optimizers.schedules.CosineDecay(
         learning_rate, max(epochs * steps, 1), alpha=0.05
     )
-    step = make_train_step(model, keras.optimizers.Adam(schedule))
+    heads = trained_heads(model)
+    step = make_train_step(heads, keras.optimizers.Adam(schedule))
+    proposals = proposal_layer(model) if "rpn_objectness" in heads.output else None
+    cells = -(-CROP // proposals.stride) if proposals else 0
+    anchors = anchor_grid(proposals, cells, cells) if proposals else None
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(samples.images))
         progress = Progress(f"epoch {epoch}/{epochs}", steps, every_s=30.0)
-        losses, accuracies, start = [], [], time.monotonic()
+        history: dict[str, list[float]] = {}
+        start = time.monotonic()
         batches = (
-            batch_inputs(rng, samples, order[i * batch_size : (i + 1) * batch_size], augmentation)
+            batch_inputs(
+                rng, samples, order[i * batch_size : (i + 1) * batch_size], augmentation, anchors
+            )
             for i in range(steps)
         )
         for batch in prefetched(batches):
-            loss, accuracy = step(*batch)
-            losses.append(float(loss))
-            accuracies.append(float(accuracy))
-            progress.step(note=f"loss {np.mean(losses[-50:]):.3f}")
+            for name, value in step(*batch).items():
+                history.setdefault(name, []).append(float(value))
+            progress.step(note=f"loss {recent(history, 50):.3f}")
+        parts = ", ".join(f"{name} {np.mean(values):.4f}" for name, values in history.items())
         print(
-            f"epoch {epoch}/{epochs}: loss {np.mean(losses):.4f}, "
-            f"train roi accuracy {np.mean(accuracies):.4f}, {time.monotonic() - start:.0f} s",
+            f"epoch {epoch}/{epochs}: loss {recent(history, steps):.4f} ({parts}), "
+            f"{time.monotonic() - start:.0f} s",
             file=sys.stderr,
             flush=True,
         )
+
+
+def recent(history: dict[str, list[float]], steps: int) -> float:
+    """The mean total loss of the last `steps` steps."""
+    return float(sum(np.mean(values[-steps:]) for values in history.values()))

@@ -5,6 +5,7 @@ import os
 import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from model_export.training.chance import chance_warning
 from model_export.training.evaluate import Metrics
@@ -39,6 +40,7 @@ class TrainingRecord:
     metrics: Metrics
     command: str
     earlier_runs: list[TrainingRun] = field(default_factory=list)  # behind --init/--warm-start
+    proposal_head: dict[str, Any] | None = None  # its RegionProposals layer's settings
 
     def runs(self) -> list[TrainingRun]:
         """Every run that made this model, first first: the earlier ones made the model it
@@ -85,9 +87,9 @@ around their objects), {record.test_images} held-out test images. {DIGITS_DATA i
 | chance on those boxes (uniform guess or majority class) | {m.box_chance:.4f} |
 | superpixel accuracy, all ({m.superpixel_count} superpixels) | {m.superpixel_accuracy:.4f} |
 | superpixel accuracy, superpixels on objects | {m.superpixel_object_accuracy:.4f} |
-
+{proposal_rows(m)}
 Superpixels are SLIC (scikit-image), labelled by the object mask covering most of their pixels.
-
+{proposal_head_section(record.proposal_head)}
 ## Training
 {training_runs(record)} on {platform.machine()} with {len(os.sched_getaffinity(0))} CPU cores.
 Every epoch draws fresh rois
@@ -100,6 +102,35 @@ positives, backgrounds) and, unless the command below says
 ```bash
 {chr(10).join(run.command for run in record.runs())}
 ```
+"""
+
+
+def proposal_rows(m: Metrics) -> str:
+    if m.proposals_per_image is None:
+        return ""
+    return (
+        f"| proposal head: objects with a proposal at IoU >= 0.5 | {m.proposal_recall:.4f} |\n"
+        f"| proposal head: objects with a proposal at IoU >= 0.7 | {m.proposal_recall_07:.4f} |\n"
+        f"| proposal head: proposals per image | {m.proposals_per_image:.1f} |\n"
+    )
+
+
+def proposal_head_section(head: dict[str, Any] | None) -> str:
+    if head is None:
+        return ""
+    anchors = len(head["anchor_sizes"]) * len(head["anchor_ratios"])
+    return f"""
+## Proposal head
+A region proposal network (Faster R-CNN) on the backbone's features: a 3x3 convolution, then
+for each of {anchors} anchors per feature cell (sizes
+{", ".join(f"{s:g}" for s in head["anchor_sizes"])} px, height / width
+{", ".join(f"{r:g}" for r in head["anchor_ratios"])}) an objectness logit and box deltas;
+`RegionProposals` decodes them, keeps the best {head["pre_nms"]}, suppresses overlaps above IoU
+{head["iou_threshold"]:g} and keeps at most {head["post_nms"]} per image, which the box head
+classifies in the same pass. Trained on anchors labelled as Faster R-CNN does (positive at IoU
+>= 0.7 with an object or the object's best anchor, negative below 0.3, 256 sampled per crop, at
+most half positive; `model_export/training/anchor_targets.py`). Proposals mode serves these
+instead of selective search.
 """
 
 

@@ -65,4 +65,5 @@ def model_inputs(info: ModelInfo) -> dict[str, Any]:
         "stride": info.stride,
         "rois_format": info.rois_format,
         "pad_value": info.pad_value,
+        "proposal_head": info.proposal_head,
     }

@@ -190,6 +190,7 @@ def model_schema(mode: Schema = MODE) -> Schema:
                 "stride",
                 "rois_format",
                 "pad_value",
+                "proposal_head",
             ],
             roles={"type": "object", "additionalProperties": STRING},
             outputs={"type": "object", "additionalProperties": STRING},
@@ -198,6 +199,12 @@ def model_schema(mode: Schema = MODE) -> Schema:
             stride=INTEGER,
             rois_format={"type": ["string", "null"]},
             pad_value=INTEGER,
+            proposal_head={
+                "type": ["object", "null"],
+                "description": "The outputs of the model's own proposal head (proposals mode "
+                "runs it); null: proposals mode runs selective search.",
+                "additionalProperties": STRING,
+            },
         ),
         provider=STRING,
         model_file=STRING,

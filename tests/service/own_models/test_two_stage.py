@@ -82,7 +82,11 @@ def test_proposals_mode_answers_the_heads_proposals_with_keras_scores_repeatably
     order = [i for i in np.argsort(-best, kind="stable") if objects[i]]
     boxes = want["proposals"][order, 1:] + [0, 0, 1, 1]  # inclusive ends -> the answer's
     with serving(model.onnx, score_threshold=0.0, nms_iou=1.0) as client:
-        assert "proposals" in client.get("/v1/model").json()["input"]["modes"]
+        described = client.get("/v1/model").json()
+        assert "proposals" in described["input"]["modes"]
+        assert described["model_inputs"]["proposal_head"] == {
+            "proposals": "proposals", "objectness": "objectness", "scores": "proposal_scores"
+        }  # fmt: skip
         body = post(client, image, mode="proposals", top_k=str(len(CLASSES)))
         again = post(client, image, mode="proposals", top_k=str(len(CLASSES)))
     assert body["regions"] == again["regions"]
