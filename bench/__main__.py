@@ -14,6 +14,7 @@ from bench import (
     proposals,
     roi_pooling,
     roi_training,
+    segmentation,
     service_latency,
     superpixel_pooling,
     v2_protocol,
@@ -36,11 +37,13 @@ BENCHMARKS = {
     "cpu-threads": cpu_threads,
     "modes": modes,
     "proposal-head": proposal_head,
+    "segmentation": segmentation,
 }
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(BENCHMARKS)
+    # --name=value arguments are options, read by the benchmark itself
+    names = [a for a in sys.argv[1:] if not a.startswith("--")] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         sys.exit(f"unknown benchmark {unknown}; choose from {list(BENCHMARKS)}")

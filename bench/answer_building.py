@@ -1,12 +1,12 @@
 """Stages of bench front-end, in this process: decoding, and a superpixels answer built
-(masks, regions, the answer's JSON document), the functions as committed before issue 29
+(masks, regions, the answer's JSON bytes), the functions as committed before
 (loaded from their files in the `git archive`) beside today's, on the same inputs."""
 
 import importlib.util
 import io
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -14,14 +14,16 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from pydantic_core import to_json
 
 from bench.report import table
 from bench.scenes import request_images
 from service.inference.model_info import ModelInfo
 from service.regions import imaging, labels, superpixels
-from service.regions.answer import ImageSize, ModelId, RegionsAnswer
+from service.regions.answer import ImageSize, ModelId, Region, RegionsAnswer
+from service.regions.answer_json import answer_json
 
-REPEATS = 200
+REPEATS, BLOCK = 200, 10
 CLASSES = 11
 
 
@@ -36,14 +38,19 @@ def old(tree: Path, name: str) -> ModuleType:
     return module
 
 
-def median_ms(fn: Callable[[], Any]) -> float:
-    fn()
-    samples = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
+def alternating_ms(fns: list[Callable[[], Any]]) -> list[float]:
+    """Median CPU ms per call of each (this process's: a busy machine's waits left out),
+    timed in turns of BLOCK calls, so that what load remains slows them alike."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for fn in fns:
         fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e3
+    for _ in range(REPEATS // BLOCK):
+        for fn, out in zip(fns, samples, strict=True):
+            for _ in range(BLOCK):
+                start = time.process_time()
+                fn()
+                out.append(time.process_time() - start)
+    return [statistics.median(s) * 1e3 for s in samples]
 
 
 def cluttered(side: int = 544) -> np.ndarray:
@@ -53,50 +60,120 @@ def cluttered(side: int = 544) -> np.ndarray:
     return np.asarray(example.resize((side, side), Image.Resampling.BILINEAR))
 
 
-def superpixel_answer(
-    masks: Callable[..., list], regions: Callable[..., list], ids: np.ndarray, scores: np.ndarray
-) -> Callable[[], dict]:
-    info = ModelInfo.__new__(ModelInfo)  # only .classes is read
-    object.__setattr__(info, "classes", tuple(str(c) for c in range(CLASSES)))
+def answer_of(regions: Sequence[Region], width: int, height: int) -> RegionsAnswer:
+    return RegionsAnswer(ModelId("m", "1"), ImageSize(width, height), "superpixels", regions, {})
+
+
+def before_answer(
+    masks: Callable[..., Any], regions: Callable[..., Any], ids: np.ndarray, scores: np.ndarray
+) -> Callable[[], bytes]:
+    """The answer's body as archived functions built it, from the ids: masks and regions as
+    lists of Python objects, their JSON document written by pydantic-core."""
     height, width = ids.shape
-
-    def build() -> dict:
-        found = regions(info, masks(ids, width, height), scores, 3)
-        answer = RegionsAnswer(
-            ModelId("m", "1"), ImageSize(width, height), "superpixels", tuple(found), {}
-        )
-        return answer.as_json()
-
-    return build
+    return lambda: before_json(regions(model_info(), masks(ids, width, height), scores, 3))
 
 
-def measure(before: Path) -> str:
-    old_imaging, old_labels, old_superpixels = (
-        old(before, n) for n in ("imaging", "labels", "superpixels")
+def before_json(regions: Sequence[Region]) -> bytes:
+    answer = RegionsAnswer(ModelId("m", "1"), ImageSize(1, 1), "superpixels", tuple(regions), {})
+    return to_json(answer.as_json(), inf_nan_mode="null")
+
+
+def now_answer(ids: np.ndarray, scores: np.ndarray) -> Callable[[], bytes]:
+    """The answer's body as the service builds it now, from the ids: columns, written in
+    one pass."""
+    height, width = ids.shape
+    return lambda: now_json(
+        labels.superpixel_regions(model_info(), superpixels.masks(ids, width, height), scores, 3)
     )
+
+
+def now_json(regions: Sequence[Region]) -> bytes:
+    return answer_json(
+        RegionsAnswer(ModelId("m", "1"), ImageSize(1, 1), "superpixels", regions, {})
+    )
+
+
+def model_info() -> ModelInfo:
+    info = ModelInfo.__new__(ModelInfo)  # only .classes is read
+    object.__setattr__(info, "classes", [str(c) for c in range(CLASSES)])
+    return info
+
+
+Stage = tuple[str, list[Callable[[], Any]]]  # a stage: the befores' functions, then now's
+
+
+def decode_stages(trees: dict[str, Path]) -> list[Stage]:
     png, _ = request_images(1, 512, 32)[0]
-    jpeg = io.BytesIO()
-    Image.open(io.BytesIO(png)).convert("RGB").save(jpeg, format="JPEG", quality=90)
-    rows = []
-    for name, data in (("decode PNG 512x512", png), ("decode JPEG q90 512x512", jpeg.getvalue())):
-        then = median_ms(partial(old_imaging.decode_picture, data, 10**8, 1024, 2**30))
-        now = median_ms(partial(imaging.decode_picture, data, 10**8, 1024, 2**30))
-        rows.append([name, f"{then:.2f}", f"{now:.2f}", f"{now / then:.2f}x"])
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(out, format="JPEG", quality=90)
+    modules = [old(tree, "imaging") for tree in trees.values()] + [imaging]
+    return [
+        (name, [partial(m.decode_picture, data, 10**8, 1024, 2**30) for m in modules])
+        for name, data in (("decode PNG 512x512", png), ("decode JPEG q90 512x512", out.getvalue()))
+    ]
+
+
+def answer_stages(trees: dict[str, Path]) -> list[Stage]:
+    """A superpixels answer from the ids (and its masks alone, and all but its masks), and a
+    boxes answer of 32 boxes, each checked byte for byte against the befores'."""
+    olds = [(old(tree, "labels"), old(tree, "superpixels")) for tree in trees.values()]
     ids = superpixels.slic_superpixels(cluttered(), 324, 10.0, 1024)
-    scores = (
-        np.random.default_rng(1).dirichlet(np.ones(CLASSES), int(ids.max()) + 1).astype(np.float32)
+    count, (height, width) = int(ids.max()) + 1, ids.shape
+    rng = np.random.default_rng(1)
+    scores = rng.dirichlet(np.ones(CLASSES), count).astype(np.float32)
+    boxes, box_scores = rng.uniform(0, 500, (32, 4)), scores[:32]
+    masks = [m.masks(ids, width, height) for _, m in olds] + [superpixels.masks(ids, width, height)]
+    info = model_info()
+    stages: list[Stage] = [
+        (
+            f"superpixels answer, {count} regions (masks, regions, JSON bytes)",
+            [before_answer(m.masks, r.superpixel_regions, ids, scores) for r, m in olds]
+            + [now_answer(ids, scores)],
+        ),
+        (
+            "of which: masks (boxes and COCO RLE of every id)",
+            [partial(m.masks, ids, width, height) for m in [*(m for _, m in olds), superpixels]],
+        ),
+        (
+            "of which: regions and JSON bytes, from masks and scores",
+            [
+                partial(lambda r, m: before_json(r.superpixel_regions(info, m, scores, 3)), r, m)
+                for (r, _), m in zip(olds, masks, strict=False)
+            ]
+            + [lambda: now_json(labels.superpixel_regions(info, masks[-1], scores, 3))],
+        ),
+        (
+            "boxes answer, 32 regions (regions, JSON bytes)",
+            [
+                partial(lambda r: before_json(r.box_regions(info, boxes, box_scores, 3)), r)
+                for r, _ in olds
+            ]
+            + [lambda: now_json(labels.box_regions(info, boxes, box_scores, 3))],
+        ),
+    ]
+    for name, fns in stages:
+        if "masks (" not in name:
+            assert len({fn() for fn in fns}) == 1, f"{name}: answers differ"
+    return stages
+
+
+def measure(trees: dict[str, Path]) -> str:
+    """The stages' table: each before (commit: tree) and now."""
+    rows = []
+    for name, fns in decode_stages(trees) + answer_stages(trees):
+        *befores, now = alternating_ms(fns)
+        ratios = [f"{now / b:.2f}x" for b in befores]
+        rows.append([name, *(f"{ms:.2f}" for ms in [*befores, now]), *ratios])
+    header = ["stage", *(f"{c} ms CPU" for c in trees), "now ms CPU"]
+    header += [f"now / {c}" for c in trees]
+    note = (
+        f"Stages in one process, median CPU ms of {REPEATS} calls each, the trees taking turns in "
+        f"blocks of {BLOCK}; same inputs, same output (checked byte for byte)."
     )
-    then_fn = superpixel_answer(old_superpixels.masks, old_labels.superpixel_regions, ids, scores)
-    now_fn = superpixel_answer(superpixels.masks, labels.superpixel_regions, ids, scores)
-    assert then_fn() == now_fn()
-    then, now = median_ms(then_fn), median_ms(now_fn)
-    name = f"superpixels answer, {int(ids.max()) + 1} regions (masks, regions, JSON document)"
-    rows.append([name, f"{then:.2f}", f"{now:.2f}", f"{now / then:.2f}x"])
-    note = f"Stages in one process, median of {REPEATS} calls each; same inputs, same output."
-    return f"{note}\n\n{table(['stage', 'before ms', 'now ms', 'now / before'], rows)}"
+    return f"{note}\n\n{table(header, rows)}"
 
 
 if __name__ == "__main__":
     import sys
 
-    print(measure(Path(sys.argv[1])))
+    print(measure({Path(t).name: Path(t) for t in sys.argv[1:]}))

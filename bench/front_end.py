@@ -1,11 +1,13 @@
 """The service's own CPU per request, around a model whose inference is nearly free
-(bench/tiny_model.py, exported through the CLI): before issue 29 and now, in one run.
+(bench/tiny_model.py, exported through the CLI): as committed before and now, in one run.
 
-Before is the service as committed at BEFORE (`git archive`, read-only), now is this working
-tree; both serve the same model from one process each (`python -m service`), both up at once
-and measured in alternating rounds, so a busy machine slows both alike. CPU is the server
-process's own (user + system, every thread: HTTP, decoding, answers, onnxruntime's)."""
+`python -m bench front-end [--before=COMMIT ...]`: each before is the service as committed
+there (`git archive`, read-only; by default BEFORE, issue 29's start, and HEAD), now is this
+working tree; all serve the same model from one process each (`python -m service`), all up
+at once and measured in alternating rounds, so a busy machine slows them alike. CPU is the
+server process's own (user + system, every thread: HTTP, decoding, answers, onnxruntime's)."""
 
+import argparse
 import io
 import json
 import os
@@ -18,20 +20,21 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench import answer_building, tiny_model
+from bench import answer_building, jpeg_decoders, request_parts, tiny_model
 from bench.load import Payload, Server, free_port, run_load
 from bench.report import table, write_section
 from bench.scenes import request_images
 
 BEFORE = "a8f9f40"  # the commit before issue 29 (decode, answers, threads)
 ROOT = Path(__file__).resolve().parents[1]
-ROUNDS, REQUESTS = 5, 60  # per case and round, one at a time
+ROUNDS = 5
+REQUESTS = {"boxes": 200, "superpixels": 30}  # per case and round, one at a time
 
 
-def before_tree(folder: Path) -> Path:
-    """service/ and regionserve_contract/ as committed at BEFORE, under `folder`."""
+def before_tree(commit: str, folder: Path) -> Path:
+    """service/ and regionserve_contract/ as committed at `commit`, under `folder`."""
     archive = subprocess.run(
-        ["git", "archive", BEFORE, "service", "regionserve_contract"],
+        ["git", "archive", commit, "service", "regionserve_contract"],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -51,12 +54,17 @@ def serve(code: Path, model: Path) -> Server:
     return Server(command, env, port, "/readyz")
 
 
-def payloads() -> dict[str, Payload]:
-    """512x512 scenes: PNG and JPEG (quality 90), boxes (32) and superpixels modes."""
+def scene() -> tuple[dict[str, bytes], list[list[float]]]:
+    """A 512x512 scene as PNG and JPEG (quality 90), and its 32 boxes."""
     png, boxes = request_images(1, 512, 32)[0]
     jpeg = io.BytesIO()
     Image.open(io.BytesIO(png)).convert("RGB").save(jpeg, format="JPEG", quality=90)
-    images = {"PNG": png, "JPEG q90": jpeg.getvalue()}
+    return {"PNG": png, "JPEG q90": jpeg.getvalue()}, boxes
+
+
+def payloads() -> dict[str, Payload]:
+    """The scene in boxes (32) and superpixels modes."""
+    images, boxes = scene()
     out = {}
     for name, data in images.items():
         out[f"{name}, boxes (32)"] = Payload.multipart(
@@ -68,18 +76,33 @@ def payloads() -> dict[str, Payload]:
     return out
 
 
-def cpu_ms(server: Server, payload: Payload) -> float:
-    """Server CPU per request over REQUESTS sequential requests."""
+def cpu_ms(server: Server, payload: Payload, requests: int) -> float:
+    """Server CPU per request over `requests` sequential requests."""
     start = server.cpu_seconds()
-    result = run_load(server.base + "/classify-regions", [payload], 1, REQUESTS)
+    result = run_load(server.base + "/classify-regions", [payload], 1, requests)
     assert result.errors == 0, result.error_statuses
-    return (server.cpu_seconds() - start) * 1e3 / REQUESTS
+    return (server.cpu_seconds() - start) * 1e3 / requests
+
+
+def commits(argv: list[str]) -> list[str]:
+    """The --before commits (BEFORE and HEAD unless given), as short hashes."""
+    parser = argparse.ArgumentParser(prog="python -m bench front-end")
+    parser.add_argument("--before", action="append", help="a commit to compare (repeatable)")
+    given = parser.parse_known_args(argv)[0].before or [BEFORE, "HEAD"]
+    return [
+        subprocess.run(
+            ["git", "rev-parse", "--short", c], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        for c in given
+    ]
 
 
 def main() -> None:
+    befores = commits(sys.argv[1:])
     folder = Path(tempfile.mkdtemp(prefix="front_end_"))
     model = tiny_model.export(folder / "model")
-    servers = {"before": serve(before_tree(folder / "before"), model), "now": serve(ROOT, model)}
+    trees = {c: before_tree(c, folder / c) for c in befores}
+    servers = {c: serve(tree, model) for c, tree in trees.items()} | {"now": serve(ROOT, model)}
     cases = payloads()
     samples: dict[tuple[str, str], list[float]] = {}
     try:
@@ -88,25 +111,34 @@ def main() -> None:
                 run_load(server.base + "/classify-regions", [payload], 1, 10)  # warm
         for _ in range(ROUNDS):
             for case, payload in cases.items():
+                requests = REQUESTS["boxes" if "boxes" in case else "superpixels"]
                 for name, server in servers.items():
-                    samples.setdefault((case, name), []).append(cpu_ms(server, payload))
+                    samples.setdefault((case, name), []).append(cpu_ms(server, payload, requests))
     finally:
         for server in servers.values():
             server.stop()
     rows = []
     for case in cases:
-        before = statistics.median(samples[(case, "before")])
-        now = statistics.median(samples[(case, "now")])
-        rows.append([case, f"{before:.2f}", f"{now:.2f}", f"{now / before:.2f}x"])
-    header = ["512x512 request", "before ms CPU", "now ms CPU", "now / before"]
+        ms = {name: statistics.median(samples[(case, name)]) for name in servers}
+        ratios = [f"{ms['now'] / ms[c]:.2f}x" for c in befores]
+        rows.append([case, *(f"{ms[name]:.2f}" for name in servers), *ratios])
+    header = [
+        "512x512 request",
+        *(f"{c} ms CPU" for c in befores),
+        "now ms CPU",
+        *(f"now / {c}" for c in befores),
+    ]
     note = (
-        f"Server CPU per request (median of {ROUNDS} rounds of {REQUESTS} sequential requests, "
-        f"one process each, both up at once), model: bench/tiny_model.py (1x1 conv at "
-        f"stride 8, RoiPooling + Dense, SuperpixelPooling + Dense) through the CLI; before: "
-        f"`git archive {BEFORE}`; now: this tree."
+        f"Server CPU per request (median of {ROUNDS} rounds of {REQUESTS['boxes']} boxes or "
+        f"{REQUESTS['superpixels']} superpixels requests, sequential, one process per tree, all "
+        f"up at once, alternating), model: bench/tiny_model.py (1x1 conv at stride 8, "
+        f"RoiPooling + Dense, SuperpixelPooling + Dense) through the CLI; before: "
+        f"{', '.join(f'`git archive {c}`' for c in befores)}; now: this tree."
     )
-    stages = answer_building.measure(folder / "before")
-    body = f"{note}\n\n{table(header, rows)}\n\n{stages}\n"
+    stages = answer_building.measure(trees)
+    parts = request_parts.measure(model, *scene())
+    decoders = jpeg_decoders.measure(scene()[0]["PNG"])
+    body = f"{note}\n\n{table(header, rows)}\n\n{parts}\n\n{stages}\n\n{decoders}\n"
     write_section("front-end", "The service's own CPU per request (front end)", body)
 
 

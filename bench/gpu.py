@@ -1,8 +1,10 @@
 """`python -m bench gpu`: the model and the service on onnxruntime's CUDA provider.
 
-Where CUDA exists: both RoI lowerings at batch 1, 8 and 32 in each mode's feed (latency, node
-placement, outputs against the CPU provider), then the service end to end (bench/gpu_service.py).
-Elsewhere it says so and measures nothing. Every wait is bounded; the whole run takes minutes.
+Everywhere: the model's own throughput at batch 1, 8 and 32 per provider, precision and input
+path (bench/gpu_throughput.py; CPU rows only on a machine without CUDA). Where CUDA exists:
+both RoI lowerings in each mode's feed (latency, node placement, outputs against the CPU
+provider), then the service end to end, as a fraction of the model's own throughput
+(bench/gpu_service.py). Every wait is bounded; the whole run takes minutes.
 """
 
 import functools
@@ -18,10 +20,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from bench import gpu_service
+from bench import gpu_service, gpu_throughput
+from bench.gpu_service import Ceilings
 from bench.report import table, write_section
 from bench.timing import time_calls
-from regionserve_contract.files import decomposed_variant
+from regionserve_contract.files import decomposed_variant, float16_variant
 from service.inference.sessions import CPU, CUDA, with_options
 
 MODEL = Path("models/region_classifier.onnx")
@@ -30,13 +33,13 @@ TOLERANCE = 1e-4
 SIDE, STRIDE = 512, 4
 
 
-def feed(mode: str, batch: int) -> dict[str, np.ndarray]:
+def feed(mode: str, batch: int, side: int = SIDE) -> dict[str, np.ndarray]:
     """What the service feeds in each mode (with the placeholders of
     service/inference/predictor.py): boxes, 32 rois per image; proposals, 200; superpixels,
-    ~256 ids per image and one roi."""
+    ~256 ids per image (at 512 px) and one roi."""
     rng = np.random.default_rng(batch)
-    image = rng.integers(0, 256, size=(batch, SIDE, SIDE, 3), dtype=np.uint8)
-    cells = SIDE // STRIDE
+    image = rng.integers(0, 256, size=(batch, side, side, 3), dtype=np.uint8)
+    cells = side // STRIDE
     grid = np.full((batch, cells, cells), -1, np.int32)
     per_image = {"boxes": 32, "proposals": 200, "superpixels": 0}[mode]
     if mode == "superpixels":
@@ -45,7 +48,7 @@ def feed(mode: str, batch: int) -> dict[str, np.ndarray]:
         rois = np.array([[0, 0, 0, STRIDE - 1, STRIDE - 1]], np.float32)
     else:
         grid[0, 0, 0] = 0
-        corners = np.sort(rng.uniform(0, SIDE - 1, size=(batch * per_image, 2, 2)), axis=1)
+        corners = np.sort(rng.uniform(0, side - 1, size=(batch * per_image, 2, 2)), axis=1)
         index = np.repeat(np.arange(batch), per_image)[:, None]
         rois = np.concatenate([index, corners[:, 0], corners[:, 1]], axis=1).astype(np.float32)
     return {"image": image, "rois": rois, "superpixels": grid}
@@ -209,18 +212,44 @@ def device() -> str:
     return f"GPU: {found.stdout.strip()}; onnxruntime {ort.__version__}"
 
 
+def model_throughput(providers: list[str]) -> tuple[str, Ceilings]:
+    """The throughput table (boxes mode, 512 px), and the service's ceilings on CUDA: the
+    model's own images/s through IO binding per precision, scene side and batch size."""
+    half = gpu_throughput.float16_model(MODEL)
+    half_file = float16_variant(decomposed_variant(half)) if half else None
+    found = gpu_throughput.contenders(MODEL, half_file, providers)
+    medians = gpu_throughput.measure(found, {b: feed("boxes", b) for b in BATCHES})
+    text = gpu_throughput.throughput_table(found, medians)
+    if half is None:
+        text += "\n\nNo float16 rows: no build/gpu/ float16 file and no onnxconverter-common here."
+    ceilings: Ceilings = {}
+    for contender in (c for c in found if c.provider == CUDA and c.bound):
+        precision = "fp16" if "fp16" in contender.label else "fp32"
+        for side in gpu_service.SCENE_SIDES:
+            scene = {b: feed("boxes", b, side) for b in gpu_service.SERVICE_BATCHES}
+            scene_medians = gpu_throughput.measure([contender], scene, rounds=5)
+            for batch in scene:
+                rate = gpu_throughput.images_per_second(scene_medians, contender.label, batch)
+                ceilings[(precision, side, batch)] = rate
+    return text, ceilings
+
+
 def main() -> None:
-    if CUDA not in ort.get_available_providers():
-        write_section(
-            "gpu",
-            "CUDA provider",
-            "Not measured: this onnxruntime has no CUDAExecutionProvider (a CPU-only machine). "
-            "`python -m bench gpu` measures it where onnxruntime-gpu and a GPU are present.\n",
+    providers = [p for p in (CUDA, CPU) if p in ort.get_available_providers()]
+    throughput, ceilings = model_throughput(providers)
+    body = f"### The model's own throughput\n\n{throughput}\n\n"
+    if CUDA not in providers:  # its own section: the CUDA one keeps the last device's tables
+        body += (
+            "CUDA not measured: this onnxruntime has no CUDAExecutionProvider (a CPU-only "
+            "machine). `python -m bench gpu` measures it where onnxruntime-gpu and a GPU are "
+            "present (section CUDA provider).\n"
         )
+        write_section("gpu-cpu", "bench gpu without CUDA: the CPU provider's rows", body)
         return
-    body = f"{device()}\n\n### The model\n\n{model_tables()}\n\n"
+    body = f"{device()}\n\n{body}### The model\n\n{model_tables()}\n\n"
     write_section("gpu", "CUDA provider", body + "(the service tables follow)\n")
-    body += f"### The service\n\n{gpu_service.service_tables()}\n"
+    half = gpu_throughput.float16_model(MODEL)
+    body += f"### The service\n\n{gpu_service.service_tables(ceilings, half)}\n"
     write_section("gpu", "CUDA provider", body)
 
 

@@ -6,8 +6,10 @@ import asyncio
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -23,6 +25,10 @@ from service.runtime import ModelRuntime
 from service.settings import Settings
 
 SCENES = {"512x512, 32 boxes": (512, 32), "1024x1024, 64 boxes": (1024, 64)}
+SCENE_SIDES = tuple(side for side, _ in SCENES.values())
+SERVICE_BATCHES = (1, 8)  # batching off, and on at its CUDA default
+# The model's own images/s through IO binding on CUDA, by (precision, scene side, batch size).
+Ceilings = dict[tuple[str, int, int], float]
 CONCURRENCY = (1, 8, 32, 64)
 SECONDS = 2.5  # per load row
 READY_TIMEOUT_S = 30.0
@@ -91,11 +97,54 @@ def measure_servers(
                 notes.append(f"{label}: ready in {server.ready_s:.1f} s, {provider}")
                 for scene, (_, payloads) in scenes.items():
                     for c in concurrency:
-                        result = cells(load(server, payloads, c), baselines.get((scene, c)))
-                        rows.append([label, scene, str(c), *result])
+                        measured = load(server, payloads, c)
+                        rows.append(
+                            [label, scene, str(c), *cells(measured, baselines.get((scene, c)))]
+                        )
+                        if measured.errors:
+                            causes = error_causes(server, payloads, c)
+                            notes.append(f"{label}, {scene}, concurrency {c}: {causes}")
         except RuntimeError as error:  # never ready: the row says why, the run goes on
             notes.append(f"{label}: FAILED {error}")
     return rows, notes
+
+
+def error_causes(server: Server, payloads: list[Payload], concurrency: int) -> str:
+    """One burst of `concurrency` requests at once, as the load had: each non-200 answer's
+    status with its problem title and detail (the cause the service gives), counted."""
+
+    async def burst() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            url = server.base + "/classify-regions"
+            posts = [
+                client.post(url, content=p.body, headers={"content-type": p.content_type})
+                for p in (payloads * concurrency)[:concurrency]
+            ]
+            return await asyncio.gather(*posts)
+
+    counted = Counter(_cause(r) for r in asyncio.run(burst()) if r.status_code != 200)
+    found = ", ".join(f"{cause} x{n}" for cause, n in counted.most_common())
+    return found or "none in a burst of the same concurrency (the load's errors did not recur)"
+
+
+def _cause(response: httpx.Response) -> str:
+    try:
+        problem = response.json()
+    except ValueError:
+        return f"{response.status_code} {response.text[:80]!r}"
+    return (
+        f"{response.status_code} {problem.get('title', '')}: {str(problem.get('detail', ''))[:120]}"
+    )
+
+
+def of_the_model(row: list[str], ceilings: Ceilings) -> str:
+    """A service row's req/s over the model's own images/s at the batch size it runs."""
+    label, scene, throughput = row[0], row[1], float(row[3])
+    precision = "fp16" if "fp16" in label else "fp32"
+    batch = 1 if "batching off" in label else 8
+    ceiling = ceilings.get((precision, SCENES[scene][0], batch))
+    return f"{throughput / ceiling:.2f} (of {ceiling:.0f}/s, batch {batch})" if ceiling else "-"
 
 
 def loop_results(scenes: dict) -> dict[tuple[str, int], LoadResult]:
@@ -165,15 +214,21 @@ def _labels(server: Server, requests: list[tuple[bytes, list]], mode: str) -> li
     return found
 
 
-def service_tables() -> str:
+def service_tables(ceilings: Ceilings, half_model: Path | None) -> str:
+    """`ceilings`: the model's own throughput (bench/gpu_throughput.py); `half_model`: a model
+    path with its float16 file beside it, served with REGIONSERVE_PRECISION=fp16."""
     scenes = scene_payloads()
     loop = loop_results(scenes)
     gpu = {"CUDA, batching on (8)": {}, "CUDA, batching off": {"REGIONSERVE_MAX_BATCH_SIZE": "1"}}
+    if half_model is not None:
+        fp16 = {"REGIONSERVE_PRECISION": "fp16", "REGIONSERVE_MODEL_PATH": str(half_model)}
+        gpu["CUDA fp16, batching on (8)"] = fp16
     gpu_rows, notes = measure_servers(gpu, scenes, loop)
     cpu_rows, cpu_notes = measure_servers({"CPU provider (default plan)": CPU_ONLY}, scenes, {})
     cpu_base = {(r[1], int(r[2])): float(r[3]) for r in cpu_rows}
     for row in gpu_rows:
         row.append(f"{float(row[3]) / cpu_base.get((row[1], int(row[2])), float('nan')):.1f}x")
+        row.append(of_the_model(row, ceilings))
     loop_rows = [["in-process loop", s, str(c), *cells(r, None)] for (s, c), r in loop.items()]
     first = next(iter(SCENES))
     sweep = {f"CUDA, {n} processes": {"REGIONSERVE_PROCESSES": str(n)} for n in (1, 4, 8)} | {
@@ -186,8 +241,10 @@ def service_tables() -> str:
             f"{os.cpu_count()} CPU cores. Multipart PNG scenes, boxes mode, top_k 3; each row "
             f"{SECONDS:g} s of closed-loop load from up to 4 load-generator processes on the same "
             "machine; vs: throughput over the in-process CUDA loop at the same scene and "
-            "concurrency; vs CPU: over the CPU provider's.",
-            table([*HEADER, "vs CPU"], gpu_rows),
+            "concurrency; vs CPU: over the CPU provider's; of the model's own: over the "
+            "model's own images/s through IO binding at the batch size the service runs, "
+            "the same scene side and precision. Notes name the cause of every non-200 answer.",
+            table([*HEADER, "vs CPU", "of the model's own"], gpu_rows),
             table(HEADER, loop_rows + cpu_rows),
             "\n".join(f"- {n}" for n in notes + cpu_notes),
             f"Server processes (REGIONSERVE_PROCESSES; the default is one per 4 cores, each "

@@ -27,12 +27,15 @@ class Key:
     # with a RegionProposals layer: JSON {"proposals": (R, 5) output, "objectness": (R,) output,
     # "scores": (R, K) class scores of those proposals}; proposals mode then uses them
     PROPOSAL_HEAD = "proposal_head"
+    PRECISION = "precision"  # fp32 (absent: fp32) or fp16: the floats the graph computes in
 
 
 CONTRACT_VERSION = "1"
 IMAGE_DTYPES = ("uint8", "float32")
 INDEXED, BATCHED = "indexed", "batched"  # rois (R, 5) [batch_index, x1, y1, x2, y2] | (B, N, 4)
 ROIS_FORMATS = (INDEXED, BATCHED)
+FP32, FP16 = "fp32", "fp16"  # values of Key.PRECISION
+PRECISIONS = (FP32, FP16)
 PROPOSAL_HEAD_PARTS = ("proposals", "objectness", "scores")  # the keys of proposal_head
 
 

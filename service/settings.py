@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     ort_spinning: bool = Field(
         SPINNING, description="onnxruntime workers busy-wait between ops, until the run returns"
     )
+    # fp16: the float16 file (`export --precision fp16`) on CUDA; refused at start elsewhere.
+    precision: Literal["fp32", "fp16"] = "fp32"
+    # Inputs and outputs through onnxruntime's IO binding; None: on CUDA only.
+    io_binding: bool | None = None
 
     max_request_bytes: int = Field(20 * 2**20, ge=1)
     max_image_pixels: int = Field(40_000_000, ge=1)
@@ -47,7 +51,8 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(30.0, gt=0)
 
     # Proposals mode: selective search, then class-wise non-maximum suppression.
-    proposal_side: int = Field(512, ge=64, description="selective search runs at this long side")
+    # 384: with service/regions/proposals.py's search, the recall of 512 px at a third of the time.
+    proposal_side: int = Field(384, ge=64, description="selective search runs at this long side")
     # Keeps nearly all of selective search's boxes on a 512 px side (bench/RESULTS.md: cluttered
     # recall 0.47 with 200, 0.64 with 1500, for 2 % more time: the search dominates).
     max_proposals: int = Field(1500, ge=1)

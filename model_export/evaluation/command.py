@@ -13,6 +13,7 @@ from model_export.dataset.digits import TEST_FRACTION, DigitPool, split_digits
 from model_export.evaluation.measure import (
     BOX_KINDS,
     BoxResult,
+    ProposalCounts,
     ServedModel,
     box_results,
     proposals_found,
@@ -94,19 +95,23 @@ def proposals_table(
     model: ServedModel, rng: np.random.Generator, pool: DigitPool, scenes: int
 ) -> str:
     lines = [
-        "| proposals: scenes | recall (IoU >= 0.5 with the tight box, right label) |",
-        "| --- | --- |",
+        "| proposals: scenes | recall (IoU >= 0.5 with the tight box, right label) "
+        "| precision (regions of the answer on a digit) | regions per scene |",
+        "| --- | --- | --- | --- |",
     ]
     for cluttered in (False, True):
-        found = total = 0
-        for _ in range(scenes):
-            counts = proposals_found(model, proposals_scene(rng, pool, cluttered))
-            found, total = found + counts.found, total + counts.digits
-        lines.append(f"| {'cluttered' if cluttered else 'plain'} | {share(found, total)} |")
+        counts = sum(
+            (proposals_found(model, proposals_scene(rng, pool, cluttered)) for _ in range(scenes)),
+            ProposalCounts(0, 0, 0, 0, 0),
+        )
+        lines.append(
+            f"| {'cluttered' if cluttered else 'plain'} | {share(counts.found, counts.digits)} "
+            f"| {share(counts.on_digit, counts.regions)} | {counts.regions / scenes:.1f} |"
+        )
     return "\n".join(lines)
 
 
-def card_section(args: argparse.Namespace, proposals: int, tables: list[str]) -> str:
+def card_section(args: argparse.Namespace, proposer: str, tables: list[str]) -> str:
     how = (
         f"`python -m model_export evaluate` (seed {args.seed}) draws scenes with its own generator "
         "(`model_export/evaluation/scenes.py`, no code shared with the training scenes): held-out "
@@ -119,8 +124,8 @@ def card_section(args: argparse.Namespace, proposals: int, tables: list[str]) ->
         f"Superpixels as superpixels mode serves them ({args.superpixel_scenes} scenes), each "
         "labelled by the digit whose ink covers over half of it. Proposals: a digit is found when "
         "a region of the answer has IoU >= 0.5 with its tight box and its label "
-        f"({args.proposal_scenes} scenes of each kind, 4 digits of 40 to 90 px, "
-        f"{proposals} proposals kept)."
+        f"({args.proposal_scenes} scenes of each kind, 4 digits of 40 to 90 px, {proposer}); "
+        "precision counts the regions of the answer at IoU >= 0.5 with some digit."
     )
     return "\n\n".join([CARD_SECTION, how, *tables]) + "\n"
 
@@ -149,4 +154,12 @@ def run(args: argparse.Namespace) -> None:
     tables.append(proposals_table(model, rng, pool, args.proposal_scenes))
     print(tables[-1], flush=True)
     if args.card:
-        write_section(args.card, card_section(args, model.settings.max_proposals, tables))
+        write_section(args.card, card_section(args, proposer(model), tables))
+
+
+def proposer(model: ServedModel) -> str:
+    """Where proposals mode's boxes come from, in words."""
+    head = model.info.proposal_head
+    if head is not None:
+        return "the model's own proposal head"
+    return f"selective search, {model.settings.max_proposals} proposals kept"

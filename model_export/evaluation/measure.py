@@ -2,7 +2,8 @@
 evaluation scenes: labels of drawn boxes, of served superpixels, and proposals recall."""
 
 import io
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
 
 import numpy as np
 from PIL import Image
@@ -15,7 +16,7 @@ from service.inference.feed import Scores
 from service.inference.predictor import Predictor
 from service.regions.answer import Region
 from service.regions.labels import proposal_filter, proposal_regions
-from service.regions.prepare import Prepared, prepare_request
+from service.regions.prepare import Prepared, prepare_request, proposal_candidates
 from service.regions.request import RegionRequest
 from service.settings import Settings
 
@@ -111,26 +112,50 @@ def superpixel_results(model: ServedModel, scene: EvalScene) -> list[SuperpixelR
 
 @dataclass(frozen=True)
 class ProposalCounts:
+    """Recall and precision of proposals mode on one scene, or summed over scenes."""
+
     digits: int
     covered: int  # digits some proposal box has at IoU >= 0.5, whatever its label
     found: int  # digits a region of the answer has at IoU >= 0.5 with the right label
+    regions: int  # regions of the answer
+    on_digit: int  # regions of the answer at IoU >= 0.5 with some digit's tight box
+
+    def __add__(self, other: "ProposalCounts") -> "ProposalCounts":
+        return ProposalCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.digits if self.digits else 0.0
+
+    @property
+    def precision(self) -> float:
+        """The share of returned regions on an object (1.0 when none is returned)."""
+        return self.on_digit / self.regions if self.regions else 1.0
 
 
-def served_proposals(model: ServedModel, image: np.ndarray) -> tuple[np.ndarray, list[Region]]:
-    """Proposals mode as the service runs it: the boxes it classifies, and its regions."""
+def served_proposals(model: ServedModel, image: np.ndarray) -> tuple[np.ndarray, Sequence[Region]]:
+    """Proposals mode as the service runs it: the boxes it classifies (the model's own
+    proposals when it has a proposal head, else selective search's), and its regions."""
     prepared, scores = model.scores(image, "proposals")
     rule = proposal_filter(model.settings)
-    return prepared.boxes, proposal_regions(model.info, prepared.boxes, scores.rois, 1, rule)
+    boxes, classes = proposal_candidates(prepared, scores)
+    return boxes, proposal_regions(model.info, boxes, classes, 1, rule)
 
 
-def proposal_counts(scene: EvalScene, boxes: np.ndarray, regions: list[Region]) -> ProposalCounts:
+def proposal_counts(
+    scene: EvalScene, boxes: np.ndarray, regions: Sequence[Region]
+) -> ProposalCounts:
     tight = np.asarray([digit.tight for digit in scene.digits]).reshape(-1, 4)
     covered = (box_iou(tight, boxes.reshape(-1, 4)) >= 0.5).any(axis=1)
     answered = np.asarray([r.box for r in regions], float).reshape(-1, 4)
     labels = np.asarray([r.label for r in regions], str)
     same_label = np.asarray([str(d.label) for d in scene.digits], str)[:, None] == labels
-    found = ((box_iou(tight, answered) >= 0.5) & same_label).any(axis=1)
-    return ProposalCounts(len(scene.digits), int(covered.sum()), int(found.sum()))
+    hits = box_iou(tight, answered) >= 0.5  # (digits, regions)
+    found = (hits & same_label).any(axis=1)
+    on_digit = hits.any(axis=0)
+    return ProposalCounts(
+        len(scene.digits), int(covered.sum()), int(found.sum()), len(answered), int(on_digit.sum())
+    )
 
 
 def proposals_found(model: ServedModel, scene: EvalScene) -> ProposalCounts:

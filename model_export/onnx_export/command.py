@@ -14,6 +14,7 @@ from model_export.onnx_export.metadata import ServingSettings
 from model_export.onnx_export.roles import RoleFlags
 from model_export.training.record import TrainingRecord, record_path
 from model_export.training.superpixels import COMPACTNESS, SUPERPIXEL_AREA
+from regionserve_contract.metadata import FP32, PRECISIONS
 from regionserve_contract.preprocessing import Preprocessing
 
 
@@ -50,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE",
         help="import MODULE (from the current directory or PYTHONPATH) before loading: the "
         "module that defines and registers the model's own layers (repeatable)",
+    )
+    add(
+        "--precision",
+        choices=PRECISIONS,
+        default=FP32,
+        help="fp16: also the CUDA file in float16 (<stem>.decomposed.fp16.onnx), gated against "
+        "Keras (scores within 5e-3 + 5e-3 x |score|, labels equal)",
     )
     add(
         "--allow-offset",
@@ -103,7 +111,7 @@ def export_command(args: argparse.Namespace) -> None:
     model = load_keras_model(args.model, args.custom_objects)
     settings = serving_settings(args, model)
     exported = export_model(
-        model, args.out, settings, role_flags(args), args.samples, args.allow_offset
+        model, args.out, settings, role_flags(args), args.samples, args.allow_offset, args.precision
     )
     for lowering, results in exported.parity.items():
         worst = "; ".join(f"batch {p.batch}: {p}" for p in results)
@@ -111,6 +119,8 @@ def export_command(args: argparse.Namespace) -> None:
     for lowering, sweeps in exported.sweeps.items():
         for sweep in sweeps:
             print(f"roi sweep ({lowering}): {sweep}", file=sys.stderr)
+    for result in exported.float16:
+        print(f"parity (float16): batch {result.batch}: {result}", file=sys.stderr)
     print("wrote " + ", ".join(str(p) for p in exported.paths), file=sys.stderr)
 
 

@@ -1,13 +1,14 @@
 """Export a Keras region classifier: convert, gate, and write its files only when all gates pass.
 
 Writes `<stem>.onnx` (MaxRoiPool lowering), `<stem>.decomposed.onnx` when the model has a
-RoiPooling layer, and `<stem>.samples.npz`: sample inputs and the Keras model's outputs on them.
+RoiPooling layer, and `<stem>.samples.npz`: sample inputs and the Keras model's outputs on them;
+with precision fp16 also the CUDA file in float16 (float16_gate.py).
 """
 
 import io
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -18,6 +19,7 @@ from model_export.layers import RoiPooling
 from model_export.onnx_export.alignment import check_alignment
 from model_export.onnx_export.convert import Traced, to_onnx, trace
 from model_export.onnx_export.errors import ExportError
+from model_export.onnx_export.float16_gate import Float16Parity, float16_file
 from model_export.onnx_export.gates import Parity, check_graph, check_parity
 from model_export.onnx_export.handlers import LOWERING_FILES
 from model_export.onnx_export.input_sizes import declared_shapes, fixed_image_side
@@ -32,8 +34,8 @@ from model_export.onnx_export.samples import (
     read_samples,
     write_samples,
 )
-from regionserve_contract.files import LOWERING_SUFFIXES, samples_path
-from regionserve_contract.metadata import BATCHED, IMAGE_DTYPES, INDEXED, Key
+from regionserve_contract.files import LOWERING_SUFFIXES, float16_variant, samples_path
+from regionserve_contract.metadata import BATCHED, FP16, FP32, IMAGE_DTYPES, INDEXED, Key
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Exported:
     roles: Roles
     parity: dict[str, list[Parity]]  # per RoI lowering
     sweeps: dict[str, list[Sweep]]  # per RoI lowering: each RoiPooling layer against the reference
+    float16: list[Float16Parity] = field(default_factory=list)  # with --precision fp16
 
 
 def _stride(traced: Traced, roles: Roles, feeds: list[Feed]) -> int:
@@ -102,7 +105,9 @@ def export_model(
     flags: RoleFlags,
     samples: Path | None = None,
     allow_offset: bool = False,
+    precision: str = FP32,
 ) -> Exported:
+    """`precision` fp16: also the CUDA file in float16, with its own gates (float16_gate.py)."""
     traced = trace(model)
     roles = find_roles(traced, flags)
     proposal_head = find_proposal_head(traced, roles)
@@ -127,6 +132,7 @@ def export_model(
     lowerings = list(LOWERING_SUFFIXES) if roles.rois is not None else ["maxroipool"]
     files: dict[Path, bytes] = {}
     parities, sweeps = {}, {}
+    float16: list[Float16Parity] = []
     roi_layers = {id(m.layer): m.layer for m in traced.markers.of_kind(RoiPooling)}.values()
     for lowering in lowerings:
         proto = to_onnx(traced, lowering, settings.max_image_side)
@@ -139,9 +145,15 @@ def export_model(
         sweeps[lowering] = [
             check_roi_sweep(layer, lowering, settings.max_image_side) for layer in roi_layers
         ]
-        files[out.with_name(out.name.removesuffix(".onnx") + LOWERING_SUFFIXES[lowering])] = data
+        path = out.with_name(out.name.removesuffix(".onnx") + LOWERING_SUFFIXES[lowering])
+        files[path] = data
+        if precision == FP16 and lowering == lowerings[-1]:  # the CUDA provider's file
+            coordinates = [roles.rois] if roles.rois is not None else []
+            files[float16_variant(path)], float16 = float16_file(
+                proto, coordinates, feeds, expected, roles.outputs
+            )
     archive = io.BytesIO()
     write_samples(archive, feeds, expected)
     files[samples_path(out)] = archive.getvalue()
     _write_all(files)
-    return Exported(list(files), roles, parities, sweeps)
+    return Exported(list(files), roles, parities, sweeps, float16)

@@ -72,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the proposal head's anchors: height / width",
     )
     parser.add_argument(
+        "--proposal-dilations",
+        type=int,
+        nargs="+",
+        default=list(ProposalSpec.dilations),
+        help="dilation rates of the proposal head's 3x3 convolutions, one layer each",
+    )
+    parser.add_argument("--proposal-width", type=int, default=ProposalSpec.width)
+    parser.add_argument(
         "--max-proposals",
         type=int,
         default=ProposalSpec.post_nms,
@@ -128,6 +136,8 @@ def run(args: argparse.Namespace) -> None:
         proposals=ProposalSpec(
             anchor_sizes=tuple(args.anchor_sizes),
             anchor_ratios=tuple(args.anchor_ratios),
+            width=args.proposal_width,
+            dilations=tuple(args.proposal_dilations),
             post_nms=args.max_proposals,
         )
         if args.proposal_head

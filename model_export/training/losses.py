@@ -3,7 +3,9 @@
 - boxes: cross-entropy with label smoothing on the sampled rois;
 - superpixels: cross-entropy, object superpixels weighed up;
 - proposals (Faster R-CNN's RPN loss): binary cross-entropy on the sampled anchors' objectness
-  and smooth L1 on the positive anchors' box deltas, both normalised by the sampled count.
+  and L1 on the positive anchors' box deltas (Detectron2's default, smooth L1 with beta 0),
+  both normalised by the sampled count; the box term weighs PROPOSAL_BOX_WEIGHT, as proposals
+  mode returns the proposals' own boxes (no second regression) and a loose box loses the label.
 """
 
 import keras
@@ -15,7 +17,7 @@ from model_export.training.heads import DELTAS, OBJECTNESS
 SUPERPIXEL_LOSS_WEIGHT = 0.5
 OBJECT_SUPERPIXEL_WEIGHT = 2.0  # objects cover few superpixels: weigh them up against background
 LABEL_SMOOTHING = 0.1
-SMOOTH_L1_BETA = 1.0 / 9.0  # Detectron's: quadratic below a ninth of a delta
+PROPOSAL_BOX_WEIGHT = 5.0
 
 
 def box_loss(scores: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -32,15 +34,6 @@ def superpixel_loss(scores: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     return SUPERPIXEL_LOSS_WEIGHT * cross_entropy(kept, tf.boolean_mask(scores, present), weights)
 
 
-def smooth_l1(error: tf.Tensor) -> tf.Tensor:
-    magnitude = tf.abs(error)
-    return tf.where(
-        magnitude < SMOOTH_L1_BETA,
-        0.5 * magnitude**2 / SMOOTH_L1_BETA,
-        magnitude - 0.5 * SMOOTH_L1_BETA,
-    )
-
-
 def proposal_losses(
     objectness: tf.Tensor, deltas: tf.Tensor, labels: tf.Tensor, targets: tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor]:
@@ -53,10 +46,10 @@ def proposal_losses(
     positive = tf.cast(labels == POSITIVE, tf.float32)
     count = tf.maximum(tf.reduce_sum(sampled), 1.0)
     entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=positive, logits=logits)
-    regression = tf.reduce_sum(smooth_l1(deltas - targets), axis=-1)
+    regression = tf.reduce_sum(tf.abs(deltas - targets), axis=-1)
     return (
         tf.reduce_sum(entropy * sampled) / count,
-        tf.reduce_sum(regression * positive) / count,
+        PROPOSAL_BOX_WEIGHT * tf.reduce_sum(regression * positive) / count,
     )
 
 

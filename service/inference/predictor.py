@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from regionserve_contract.metadata import FP16, FP32, Key
 from service.inference.cpu_plan import CpuPlan, available_cores, cpu_plan
 from service.inference.feed import (
     ModelInput,
@@ -29,7 +30,7 @@ from service.inference.feed import (
     split_scores,
     wanted_heads,
 )
-from service.inference.model_info import ModelInfo
+from service.inference.model_info import ModelInfo, ModelLoadError
 from service.inference.proposal_head import output_names, wants_proposals, with_proposals
 from service.inference.pruning import PROPOSALS, head_graphs
 from service.inference.self_test import load_samples
@@ -40,6 +41,7 @@ from service.inference.sessions import (
     open_session,
     open_worker,
     plan_sessions,
+    run_bound,
 )
 from service.settings import Settings
 
@@ -54,22 +56,32 @@ class Predictor:
         plan: CpuPlan = ONE_SESSION,
         spinning: bool = True,
         allow_no_samples: bool = False,
+        precision: str = FP32,
+        io_binding: bool | None = None,
     ) -> None:
-        sessions = plan_sessions(path, providers)
+        """`precision` fp16: the float16 file on CUDA (ModelLoadError elsewhere);
+        `io_binding` None: on CUDA only."""
+        sessions = plan_sessions(path, providers, precision)
         first = open_session(sessions, plan.threads, spinning)
         if sessions.providers[0] == CUDA and first.get_providers()[0] != CUDA:
+            if precision == FP16:
+                raise ModelLoadError(
+                    f"REGIONSERVE_PRECISION=fp16: {CUDA} did not start (see onnxruntime's "
+                    "error above); the float16 file is not served on the CPU"
+                )
             sessions = fall_back_to_cpu(sessions, path)
             first = open_session(sessions, plan.threads, spinning)
         self.provider: str = first.get_providers()[0]
         self.path = sessions.path
+        metadata = first.get_modelmeta().custom_metadata_map
+        self.precision: str = metadata.get(Key.PRECISION, FP32)
+        self.io_binding = self.provider == CUDA if io_binding is None else io_binding
         signature = first.get_inputs()
         # Both files of an export (CPU and CUDA lowering) share <stem>.samples.npz.
         self.samples = load_samples(
             path, signature, [o.name for o in first.get_outputs()], allow_no_samples
         )
-        self.info = ModelInfo.from_metadata(
-            str(path), first.get_modelmeta().custom_metadata_map, signature, self.samples
-        )
+        self.info = ModelInfo.from_metadata(str(path), metadata, signature, self.samples)
         # On the CPU one set of sessions per inference worker, each on its share of the cores;
         # CUDA runs one batch at a time on one set.
         workers = plan.workers if self.provider != CUDA else 1
@@ -94,6 +106,8 @@ class Predictor:
             plan,
             settings.ort_spinning,
             settings.allow_no_self_test,
+            settings.precision,
+            settings.io_binding,
         )
 
     @property
@@ -154,4 +168,5 @@ class Predictor:
         names = outputs or [o.name for o in session.get_outputs()]
         taken = {i.name for i in session.get_inputs()}
         fed = {name: value for name, value in feed.items() if name in taken}
-        return dict(zip(names, session.run(names, fed), strict=True))
+        values = run_bound(session, names, fed) if self.io_binding else session.run(names, fed)
+        return dict(zip(names, values, strict=True))

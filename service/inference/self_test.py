@@ -1,8 +1,10 @@
 """The start-up checks, before the model is ready: a warm-up on the shapes each of its modes
 feeds, then the self-test: the samples recorded at export (`<stem>.samples.npz`: inputs and
 the Keras model's own outputs on them) replayed on every session in use, every output within
-SCORE_TOLERANCE of the recorded one (a session pruned to some heads: its outputs). Both files of
-an export (`<stem>.onnx` and the CUDA provider's `<stem>.decomposed.onnx`) share the samples."""
+SCORE_TOLERANCE of the recorded one (a float16 file: FLOAT16_TOLERANCE, a proposal head as
+regionserve_contract.proposal_tolerance says; a session pruned to some heads: its outputs).
+Every file of an export (`<stem>.onnx`, the CUDA provider's
+`<stem>.decomposed.onnx` and its float16 variant) shares the samples."""
 
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -12,7 +14,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from regionserve_contract.files import SAMPLE_KEY, SCORE_TOLERANCE, samples_path
+from regionserve_contract.files import (
+    FLOAT16_TOLERANCE,
+    SAMPLE_KEY,
+    SCORE_TOLERANCE,
+    samples_path,
+    within_tolerance,
+)
+from regionserve_contract.metadata import FP16, FP32
+from regionserve_contract.proposal_tolerance import ProposalOutputs, float16_close
 from service.inference.feed import ModelInput
 from service.inference.model_info import ModelInfo, ModelLoadError
 from service.inference.model_inputs import NodeArg, Sample, fixed_dims
@@ -27,6 +37,7 @@ class Sessions(Protocol):
 
     info: ModelInfo
     samples: list[Sample] | None
+    precision: str  # of the file the sessions run: fp16 is held to FLOAT16_TOLERANCE
 
     def every_session(self) -> list[Any]: ...  # onnxruntime.InferenceSession
 
@@ -102,8 +113,16 @@ def _check_sizes(k: int, node: NodeArg, shape: tuple[int, ...]) -> None:
         )
 
 
+def tolerance_text(precision: str) -> str:
+    atol, rtol = FLOAT16_TOLERANCE
+    return f"{atol:g} + {rtol:g} x |score|" if precision == FP16 else f"{SCORE_TOLERANCE:g}"
+
+
 def replay(
-    samples: list[Sample], run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+    samples: list[Sample],
+    run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+    precision: str = FP32,
+    proposals: ProposalOutputs | None = None,
 ) -> float:
     """The largest difference from the recorded outputs `run` gives; SelfTestFailed past the
     tolerance, or when it gives none of them."""
@@ -119,10 +138,14 @@ def replay(
                     f"{want.shape}"
                 )
             diff = float(np.max(np.abs(got[name].astype(np.float64) - want), initial=0.0))
-            if not diff <= SCORE_TOLERANCE:  # NaN fails too
+            if precision == FP16:  # a proposal head's boxes and rounding ties: their own rule
+                close = float16_close(name, got[name], recorded, proposals)
+            else:
+                close = within_tolerance(want, got[name], precision)
+            if not np.all(close):  # NaN fails too
                 raise SelfTestFailed(
                     f"sample {k}: output {name!r} differs from the recorded by {diff:.3g} "
-                    f"(tolerance {SCORE_TOLERANCE:g})"
+                    f"(tolerance {tolerance_text(precision)})"
                 )
             worst = max(worst, diff)
     return worst
@@ -153,12 +176,14 @@ def replay_samples(model: Sessions) -> str:
     if model.samples is None:
         return NO_SELF_TEST
     sessions = model.every_session()
+    proposals = ProposalOutputs.of(model.info.proposal_head, model.info.stride)
     worst = max(
-        replay(model.samples, partial(model.run_feed, session=session)) for session in sessions
+        replay(model.samples, partial(model.run_feed, session=session), model.precision, proposals)
+        for session in sessions
     )
     return (
         f"passed ({len(model.samples)} recorded samples, largest difference {worst:.2g}, "
-        f"on {len(sessions)} sessions, tolerance {SCORE_TOLERANCE:g})"
+        f"on {len(sessions)} sessions, tolerance {tolerance_text(model.precision)})"
     )
 
 

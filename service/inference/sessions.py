@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
-from regionserve_contract.files import decomposed_variant
+from regionserve_contract.files import decomposed_variant, float16_variant
+from regionserve_contract.metadata import FP16, FP32
 from service.inference.model_info import ModelLoadError
 
 log = logging.getLogger("regionserve")
@@ -34,14 +36,32 @@ class SessionPlan:
     providers: list[str]  # in preference order, all available in this onnxruntime
 
 
-def plan_sessions(path: Path, preferred: list[str]) -> SessionPlan:
-    """The providers this onnxruntime has, and the file for the first of them."""
+def plan_sessions(path: Path, preferred: list[str], precision: str = FP32) -> SessionPlan:
+    """The providers this onnxruntime has, and the file for the first of them: with
+    precision fp16, the CUDA file's float16 variant, on CUDA only (refused elsewhere)."""
     if not path.is_file():
         raise ModelLoadError(f"{path}: model file not found")
     available = set(ort.get_available_providers())
     providers = [p for p in preferred if p in available] or [CPU]
-    if providers[0] == CUDA and decomposed_variant(path).is_file():
-        return SessionPlan(decomposed_variant(path), providers)
+    cuda_file = decomposed_variant(path) if decomposed_variant(path).is_file() else path
+    if precision == FP16:
+        return float16_plan(float16_variant(cuda_file), providers)
+    return SessionPlan(cuda_file if providers[0] == CUDA else path, providers)
+
+
+def float16_plan(path: Path, providers: list[str]) -> SessionPlan:
+    """The float16 file on CUDA; ModelLoadError in one line on any other provider (Triton
+    and TF Serving also refuse to load what their backend cannot serve as configured)."""
+    if providers[0] != CUDA:
+        raise ModelLoadError(
+            f"REGIONSERVE_PRECISION=fp16 needs {CUDA}, and this process would run on "
+            f"{providers[0]} (its float16 kernels are few and slow): unset it, or serve on a GPU"
+        )
+    if not path.is_file():
+        raise ModelLoadError(
+            f"{path} not found: REGIONSERVE_PRECISION=fp16 serves the float16 file that "
+            "`python -m model_export export --precision fp16` writes"
+        )
     return SessionPlan(path, providers)
 
 
@@ -62,6 +82,22 @@ def open_session(
         return ort.InferenceSession(model, options, providers=with_options(plan.providers))
     except Exception as error:  # onnxruntime raises several unrelated types
         raise ModelLoadError(f"{plan.path}: onnxruntime cannot load it: {error}") from error
+
+
+def run_bound(
+    session: ort.InferenceSession, names: list[str], feed: dict[str, np.ndarray]
+) -> list[np.ndarray]:
+    """`session.run(names, feed)` through IO binding: the inputs bound from numpy (copied to
+    the device once), the outputs allocated by onnxruntime on the session's device and copied
+    back once, after the run."""
+    device = "cuda" if session.get_providers()[0] == CUDA else "cpu"
+    binding = session.io_binding()
+    for name, value in feed.items():
+        binding.bind_cpu_input(name, np.ascontiguousarray(value))
+    for name in names:
+        binding.bind_output(name, device)
+    session.run_with_iobinding(binding)
+    return list(binding.copy_outputs_to_cpu())
 
 
 @dataclass(frozen=True)

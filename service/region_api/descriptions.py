@@ -15,6 +15,7 @@ def ready_body(runtime: ModelRuntime) -> dict[str, str]:
         "status": "ready",
         "provider": predictor.provider,
         "model_file": predictor.path.name,
+        "precision": predictor.precision,
         "self_test": runtime.self_test,
     }
 
@@ -38,6 +39,7 @@ def model_body(runtime: ModelRuntime) -> dict[str, Any]:
         "model_inputs": model_inputs(info),
         "provider": runtime.predictor.provider,
         "model_file": runtime.predictor.path.name,
+        "precision": runtime.predictor.precision,
         "roi_lowering": info.roi_lowering,
         "ready": runtime.ready,
         "self_test": runtime.self_test,

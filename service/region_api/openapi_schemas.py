@@ -6,7 +6,7 @@ Tests validate real answers against them."""
 from dataclasses import MISSING, fields
 from typing import Any
 
-from regionserve_contract.metadata import IMAGE_DTYPES
+from regionserve_contract.metadata import IMAGE_DTYPES, PRECISIONS
 from service.regions.answer import ClassScore, ImageSize, Mask, ModelId, Region, RegionsAnswer, Size
 from service.regions.request import MODES
 
@@ -35,6 +35,12 @@ def mode_schema(modes: tuple[str, ...] = MODES) -> Schema:
     }
 
 
+PRECISION: Schema = {
+    "type": "string",
+    "enum": list(PRECISIONS),
+    "description": "the floats the loaded file computes in (fp16: `export --precision fp16`, "
+    "on CUDA only)",
+}
 MODE = mode_schema()  # any model's: all three
 # What base64.b64decode(validate=True) takes: the standard alphabet, padded, nothing else.
 BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
@@ -106,10 +112,11 @@ PROBLEM = _object(
 )
 PROBLEM["description"] = "RFC 9457 problem details"
 READY = _object(
-    ["status", "provider", "model_file", "self_test"],
+    ["status", "provider", "model_file", "precision", "self_test"],
     status={"type": "string", "enum": ["ready"]},
     provider={"type": "string", "description": "the onnxruntime execution provider in use"},
     model_file=STRING,
+    precision=PRECISION,
     self_test=STRING,
 )
 FOLLOWS_IMAGE = _object(
@@ -156,6 +163,7 @@ def model_schema(mode: Schema = MODE) -> Schema:
             "model_inputs",
             "provider",
             "model_file",
+            "precision",
             "roi_lowering",
             "ready",
             "self_test",
@@ -208,6 +216,7 @@ def model_schema(mode: Schema = MODE) -> Schema:
         ),
         provider=STRING,
         model_file=STRING,
+        precision=PRECISION,
         roi_lowering=STRING,
         ready={"type": "boolean"},
         self_test=STRING,

@@ -5,7 +5,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic_core import to_json
 from starlette.routing import Route
 
 from service.errors import NotReady
@@ -13,6 +12,7 @@ from service.http.error_bodies import problem
 from service.http.request_context import note_regions
 from service.region_api.descriptions import model_body, ready_body
 from service.region_api.parsing import parse_request
+from service.regions.answer_json import answer_json
 from service.runtime import ModelRuntime
 
 router = APIRouter()
@@ -36,9 +36,8 @@ async def classify_regions(request: Request) -> Response:
     parsed = await parse_request(request, runtime.settings.max_request_bytes, extra_names)
     answer = await runtime.pipeline.classify(parsed)
     note_regions(len(answer.regions))
-    # pydantic-core writes JSON in Rust: 47 us for 32 regions where json.dumps takes 220 us.
-    body = to_json(answer.as_json(), inf_nan_mode="null")
-    return Response(body, media_type="application/json")
+    # Written from the answer's columns by pydantic-core, no Python object per region.
+    return Response(answer_json(answer), media_type="application/json")
 
 
 # The hot route parses its own body, so FastAPI's per-request dependency solving (~0.2 ms of a

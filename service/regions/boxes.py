@@ -1,6 +1,5 @@
 """Client boxes: validated, clipped to the image, and scaled to the model's working size."""
 
-import math
 from typing import Any
 
 import numpy as np
@@ -9,10 +8,9 @@ from service.errors import BadRequest, InvalidValue, PayloadTooLarge
 
 
 def parse_boxes(raw: Any, width: int, height: int, max_boxes: int) -> np.ndarray:
-    """JSON-decoded boxes -> (N, 4) float64 [x1, y1, x2, y2], clipped to the image."""
-    if not isinstance(raw, list) or not all(
-        isinstance(b, list) and len(b) == 4 and all(_is_number(v) for v in b) for b in raw
-    ):
+    """JSON-decoded boxes -> (N, 4) float64 [x1, y1, x2, y2], clipped to the image. Checked
+    for all boxes at once; the first box that fails is named."""
+    if not _number_lists(raw):
         raise BadRequest("boxes must be a JSON list of [x1, y1, x2, y2] number lists")
     if not raw:
         raise InvalidValue("boxes is empty; omit it to let the service propose regions")
@@ -22,14 +20,32 @@ def parse_boxes(raw: Any, width: int, height: int, max_boxes: int) -> np.ndarray
         boxes = np.asarray(raw, np.float64)
     except OverflowError:  # an integer beyond float64, such as 10**400
         raise InvalidValue("a box coordinate is too large for a number of pixels") from None
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+    x1, y1, x2, y2 = boxes.T
+    with np.errstate(invalid="ignore"):
+        finite = np.asarray(np.isfinite(boxes).all(axis=1))
+        ordered = (x2 > x1) & (y2 > y1)
+        outside = (x2 <= 0) | (y2 <= 0) | (x1 >= width) | (y1 >= height)
+    failing = np.flatnonzero(~finite | ~ordered | outside)
+    if len(failing):
+        i = int(failing[0])
+        if not finite[i]:
             raise InvalidValue(f"box {i} has a non-finite coordinate")
-        if x2 <= x1 or y2 <= y1:
+        if not ordered[i]:
             raise InvalidValue(f"box {i} needs x2 > x1 and y2 > y1, got {raw[i]}")
-        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-            raise InvalidValue(f"box {i} lies entirely outside the {width}x{height} image")
+        raise InvalidValue(f"box {i} lies entirely outside the {width}x{height} image")
     return np.clip(boxes, 0, [width, height, width, height])
+
+
+def _number_lists(raw: Any) -> bool:
+    """A list of lists of 4 numbers (int or float, not bool): JSON's own types checked at
+    once, anything else value by value."""
+    if not isinstance(raw, list) or not all(type(b) is list and len(b) == 4 for b in raw):
+        return isinstance(raw, list) and all(
+            isinstance(b, list) and len(b) == 4 and all(_is_number(v) for v in b) for b in raw
+        )
+    return {type(v) for b in raw for v in b} <= {int, float} or all(
+        _is_number(v) for b in raw for v in b
+    )
 
 
 def _is_number(value: Any) -> bool:

@@ -1,32 +1,32 @@
-"""OpenCV's decoders for the commonest files, straight into the (H, W, 3) RGB array.
+"""Faster decoders for the commonest files, straight into the (H, W, 3) RGB array: JPEG by
+simplejpeg, PNG by OpenCV (the fastest of Pillow, OpenCV and simplejpeg that give Pillow's
+pixels: bench/RESULTS.md, front end).
 
 Only files that Pillow would decode to the same pixels take this path: 8-bit RGB or grey
 JPEG and PNG, decoded at full size (a JPEG that Pillow would draft stays with Pillow), with no
 transparency, one frame, and complete (a JPEG ends with its EOI marker, a PNG with IEND: a
-truncated upload stays an error, from Pillow). Both libraries decode with libjpeg-turbo
-(islow DCT, fancy upsampling), libpng and zlib. Anything else, or any failure here, returns
-None and Pillow decodes the file as before, with its own error messages.
+truncated upload stays an error, from Pillow). All decode with libjpeg-turbo (islow DCT,
+fancy upsampling: simplejpeg's fastdct and fastupsample stay off), libpng and zlib. Anything
+else, or any failure here, returns None and Pillow decodes the file as before, with its own
+error messages.
 """
 
 from collections.abc import Callable
 
 import cv2
 import numpy as np
+import simplejpeg
 from PIL import Image
 
 from service.regions.picture import shrink
 
 JPEG_END = b"\xff\xd9"
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-NO_TURN = cv2.IMREAD_IGNORE_ORIENTATION  # the EXIF orientation is applied below, as Pillow's
-# JPEG: libjpeg-turbo writes RGB itself. PNG: libpng's rows as stored (BGR for colour), then
-# one swap: OpenCV's IMREAD_COLOR path for PNG is 40 % slower than IMREAD_UNCHANGED here.
-FLAGS = {
-    ("JPEG", "RGB"): cv2.IMREAD_COLOR_RGB | NO_TURN,
-    ("JPEG", "L"): cv2.IMREAD_GRAYSCALE | NO_TURN,
-    ("PNG", "RGB"): cv2.IMREAD_UNCHANGED,  # never turns: no EXIF read
-    ("PNG", "L"): cv2.IMREAD_UNCHANGED,
-}
+# libjpeg-turbo writes RGB or grey itself; simplejpeg never reads the EXIF orientation (it
+# is applied below, as Pillow's).
+JPEG_COLOURS = {"RGB": "RGB", "L": "GRAY"}
+# PNG: libpng's rows as stored (BGR for colour), then one swap: OpenCV's IMREAD_COLOR path
+# for PNG is 40 % slower than IMREAD_UNCHANGED here; it never turns (no EXIF read).
 PNG_TEXT = (b"tEXt", b"zTXt", b"iTXt")
 PNG_PILLOW = (b"eXIf", b"acTL")  # an orientation Pillow reads after the pixels; animation
 # EXIF orientation -> the array view Pillow's transpose gives (rows are y, columns x).
@@ -49,7 +49,7 @@ def fast_pixels(
     rawmode = _rawmode(data, image, size)
     if rawmode is None:
         return None
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), FLAGS[str(image.format), rawmode])
+    decoded = _decode(data, str(image.format), rawmode)
     width, height = image.size
     if decoded is None or decoded.shape != (
         (height, width, 3) if rawmode == "RGB" else (height, width)
@@ -65,6 +65,19 @@ def fast_pixels(
     if rawmode == "L":
         return np.repeat(decoded[:, :, None], 3, axis=2)
     return np.ascontiguousarray(decoded)
+
+
+def _decode(data: bytes, kind: str, rawmode: str) -> np.ndarray | None:
+    """The stored pixels, (h, w, 3) RGB or (h, w) grey (BGR for a colour PNG), or None."""
+    if kind == "PNG":
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        decoded = simplejpeg.decode_jpeg(
+            data, colorspace=JPEG_COLOURS[rawmode], fastdct=False, fastupsample=False
+        )
+    except ValueError:  # anything libjpeg-turbo warns about: Pillow decides
+        return None
+    return decoded if rawmode == "RGB" else decoded[:, :, 0]
 
 
 def _rawmode(data: bytes, image: Image.Image, size: tuple[int, int]) -> str | None:

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.inference.model_info import ModelInfo
-from service.regions.answer import ClassScore, Mask, Region
+from service.regions.answer import MaskColumn, RegionColumns
 from service.regions.proposals import classwise_nms
+from service.regions.superpixels import SuperpixelMasks
 from service.settings import Settings
 
 
@@ -25,28 +26,21 @@ def regions(
     boxes: np.ndarray,
     scores: np.ndarray,
     top_k: int,
-    masks: list[Mask] | None = None,
-) -> list[Region]:
+    masks: MaskColumn | None = None,
+) -> RegionColumns:
     """One region per row, indexed from 0: the top_k classes of its scores, best first (ties
-    in class order), scores rounded to 6 decimals and box to 2, as Python's round does. The
-    numpy work is done once for all rows; the loop only assembles the typed answer."""
+    in class order), scores rounded to 6 decimals and box to 2, as Python's round does.
+    Columns, for all rows at once."""
     best = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
     top_scores = rounded(np.take_along_axis(scores, best, axis=1), 6)
-    labels = info.classes
-    top_labels = [[labels[c] for c in row] for row in best.tolist()]
-    out = []
-    for i, (names, values, box) in enumerate(
-        zip(top_labels, top_scores, rounded(np.asarray(boxes), 2), strict=True)
-    ):
-        top = tuple(map(ClassScore, names, values))
-        mask = None if masks is None else masks[i]
-        x1, y1, x2, y2 = box
-        out.append(Region(i, (x1, y1, x2, y2), names[0], values[0], top, mask))
-    return out
+    shown = rounded(np.asarray(boxes).reshape(-1, 4), 2)
+    if len(shown) != len(best) or (masks is not None and len(masks) != len(best)):
+        raise ValueError(f"{len(best)} rows of scores for {len(shown)} boxes")
+    return RegionColumns(tuple(info.classes), shown, best, top_scores, masks)
 
 
-def rounded(values: np.ndarray, digits: int) -> list[list[float]]:
-    """Each row's values as Python's round(value, digits) gives them, for all at once:
+def rounded(values: np.ndarray, digits: int) -> np.ndarray:
+    """The values as Python's round(value, digits) gives them (float64), for all at once:
     rint(value * 10**digits) / 10**digits is the same double wherever the scaled value is
     not within rounding error of a half (the division is correctly rounded, as Python's
     decimal-string conversion is); those few go through round itself."""
@@ -57,17 +51,18 @@ def rounded(values: np.ndarray, digits: int) -> list[list[float]]:
     near_half = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < margin
     for at in zip(*np.nonzero(near_half), strict=True):
         out[at] = round(float(values[at]), digits)
-    values_out: list[list[float]] = out.tolist()
-    return values_out
+    return out
 
 
-def box_regions(info: ModelInfo, boxes: np.ndarray, scores: np.ndarray, top_k: int) -> list[Region]:
+def box_regions(
+    info: ModelInfo, boxes: np.ndarray, scores: np.ndarray, top_k: int
+) -> RegionColumns:
     return regions(info, boxes, scores, top_k)
 
 
 def proposal_regions(
     info: ModelInfo, boxes: np.ndarray, scores: np.ndarray, top_k: int, rule: ProposalFilter
-) -> list[Region]:
+) -> RegionColumns:
     """Objects only: background dropped (when the model has one), weak scores dropped,
     overlaps suppressed per class."""
     object_ids = np.delete(np.arange(len(info.classes)), _background(info))
@@ -95,9 +90,8 @@ def _background(info: ModelInfo) -> list[int]:
 
 
 def superpixel_regions(
-    info: ModelInfo, masks: list[tuple[list[float], dict]], scores: np.ndarray, top_k: int
-) -> list[Region]:
-    """`masks`: (box, COCO RLE) of each superpixel (`service.regions.superpixels.masks`)."""
-    boxes = np.array([box for box, _ in masks], np.float64).reshape(-1, 4)
-    shapes = [Mask((rle["size"][0], rle["size"][1]), rle["counts"]) for _, rle in masks]
-    return regions(info, boxes, scores, top_k, shapes)
+    info: ModelInfo, masks: SuperpixelMasks, scores: np.ndarray, top_k: int
+) -> RegionColumns:
+    """`masks`: the box and COCO RLE of each superpixel, row for row with `scores`
+    (`service.regions.superpixels.masks`, taken at the ids answered)."""
+    return regions(info, masks.boxes, scores, top_k, masks.rle)

@@ -11,7 +11,7 @@ from service.inference.batching import MicroBatcher, RunBatch
 from service.inference.feed import Scores
 from service.inference.memory_budget import MemoryBudget
 from service.inference.model_info import ModelInfo
-from service.regions.answer import ImageSize, ModelId, Region, RegionsAnswer
+from service.regions.answer import ImageSize, ModelId, RegionColumns, RegionsAnswer
 from service.regions.labels import (
     box_regions,
     proposal_filter,
@@ -64,7 +64,7 @@ class Pipeline:
             # resized_to: never silently (service/regions/picture.py)
             image=ImageSize(picture.width, picture.height, picture.resized_to),
             mode=mode,
-            regions=tuple(self._regions(mode, prepared, scores, request.top_k)),
+            regions=self._regions(mode, prepared, scores, request.top_k),
             timing_ms={
                 "decode": _ms(prepared.decode_s),
                 "prepare": _ms(prepared.prepare_s),
@@ -75,13 +75,13 @@ class Pipeline:
         self.observe_regions(len(answer.regions))
         return answer
 
-    def _regions(self, mode: str, prepared: Prepared, scores: Scores, top_k: int) -> list[Region]:
+    def _regions(self, mode: str, prepared: Prepared, scores: Scores, top_k: int) -> RegionColumns:
         if mode == "boxes":
             return box_regions(self.info, prepared.boxes, scores.rois, top_k)
         if mode == "proposals":
             boxes, classes = proposal_candidates(prepared, scores)
             return proposal_regions(self.info, boxes, classes, top_k, self.rule)
-        masks = [prepared.masks[s] for s in prepared.seen]
+        masks = prepared.masks.take(prepared.seen)
         return superpixel_regions(self.info, masks, scores.superpixels[prepared.seen], top_k)
 
     def _prepare_and_run(

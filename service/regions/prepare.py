@@ -25,7 +25,7 @@ class Prepared:
     picture: Picture  # the decoded image: its size as displayed, and at the model
     item: ModelInput
     boxes: np.ndarray  # (R, 4) in image pixels, for the answer
-    masks: list[tuple[list[float], dict]]  # superpixels mode: (box, RLE) per id
+    masks: superpixels.SuperpixelMasks  # superpixels mode: box and RLE of each id
     seen: np.ndarray  # superpixels mode: ids that reach the model's grid
     decode_s: float = 0.0
     prepare_s: float = 0.0
@@ -59,7 +59,7 @@ def prepare(
     the working size."""
     extras = extras or {}
     width, height, work, scale = picture.width, picture.height, picture.pixels, picture.scale
-    no_masks: list[tuple[list[float], dict]] = []
+    no_masks = superpixels.SuperpixelMasks.none()
     empty = np.zeros(0, int)
     if mode == "boxes":
         boxes = box_tools.parse_boxes(raw_boxes, width, height, settings.max_boxes)

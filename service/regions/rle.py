@@ -38,6 +38,15 @@ def id_counts(
 
 def encode_all(counts_per_mask: tuple[np.ndarray, np.ndarray]) -> list[str]:
     """Each mask's counts as pycocotools' compressed string."""
+    text, starts, ends = encode_joined(counts_per_mask)
+    return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def encode_joined(
+    counts_per_mask: tuple[np.ndarray, np.ndarray],
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """(text, starts, ends): every mask's compressed string end to end, mask i's at
+    text[starts[i]:ends[i]]."""
     counts, per_mask = counts_per_mask
     offsets = np.concatenate([[0], np.cumsum(per_mask)])
     local = np.arange(len(counts)) - np.repeat(offsets[:-1], per_mask)
@@ -49,11 +58,10 @@ def encode_all(counts_per_mask: tuple[np.ndarray, np.ndarray]) -> list[str]:
     bits = np.frexp(magnitude.astype(np.float64))[1]  # bit length (exact below 2**53)
     chars_per_value = (bits + 5) // 5
     value = np.repeat(np.arange(len(x)), chars_per_value)
-    starts = np.cumsum(chars_per_value) - chars_per_value
-    chunk = np.arange(len(value)) - starts[value]
+    value_ends = np.cumsum(chars_per_value)
+    chunk = np.arange(len(value)) - (value_ends - chars_per_value)[value]
     chars = (x[value] >> (5 * chunk)) & 0x1F
     chars[chunk < chars_per_value[value] - 1] |= 0x20  # more to come
     text = (chars + 48).astype(np.uint8).tobytes().decode("ascii")
-    ends = np.cumsum(chars_per_value)[offsets[1:] - 1]
-    firsts = np.concatenate([[0], ends[:-1]])
-    return [text[a:b] for a, b in zip(firsts.tolist(), ends.tolist(), strict=True)]
+    ends = value_ends[offsets[1:] - 1]
+    return text, np.concatenate([[0], ends])[:-1], ends

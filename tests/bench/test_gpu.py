@@ -1,5 +1,7 @@
 """The GPU benchmark's feeds and node-placement counts, checked on a real CPU profile."""
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -12,6 +14,14 @@ from bench.gpu import (
     memcpy_edges,
     placement,
     shape_only_nodes,
+)
+from bench.gpu_service import of_the_model
+from bench.gpu_throughput import (
+    contenders,
+    float16_model,
+    images_per_second,
+    measure,
+    throughput_table,
 )
 from regionserve_contract.files import decomposed_variant
 from service.inference.sessions import CPU, CUDA
@@ -78,3 +88,29 @@ def test_feeds_are_never_empty(mode: str, batch: int) -> None:
     assert all(array.size > 0 for array in inputs.values())
     assert inputs["superpixels"].max() >= 0
     assert set(np.unique(inputs["rois"][:, 0])) <= set(range(batch))
+
+
+def test_the_model_throughput_rows_on_the_cpu_provider(tmp_path: Path) -> None:
+    half = float16_model(MODEL, tmp_path)
+    assert half == tmp_path / MODEL.name
+    half_file = tmp_path / "region_classifier.decomposed.fp16.onnx"
+    props = {p.key: p.value for p in onnx.load(str(half_file)).metadata_props}
+    assert props["precision"] == "fp16"
+    found = contenders(MODEL, half_file, [CPU])  # CUDA rows only where CUDA is
+    assert [c.label for c in found] == ["CPU fp32", "CPU fp32, IO binding"]
+    small = {b: feed("boxes", b, side=64) for b in (1, 2)}
+    medians = measure(found, small, rounds=2)
+    assert set(medians) == {(c.label, b) for c in found for b in (1, 2)}
+    text = throughput_table(found, medians)
+    assert text.count("\n") == 1 + 4 and "| CPU fp32 | 2 |" in text and "1.00x" in text
+    rate = images_per_second(medians, "CPU fp32", 2)
+    assert rate == pytest.approx(2e3 / medians[("CPU fp32", 2)])
+
+
+def test_a_service_row_is_a_fraction_of_the_model_at_its_batch_size() -> None:
+    ceilings = {("fp32", 512, 8): 1000.0, ("fp16", 1024, 1): 50.0}
+    on = ["CUDA, batching on (8)", "512x512, 32 boxes", "64", "800.0"]
+    assert of_the_model(on, ceilings) == "0.80 (of 1000/s, batch 8)"
+    off = ["CUDA fp16, batching off", "1024x1024, 64 boxes", "64", "25.0"]
+    assert of_the_model(off, ceilings) == "0.50 (of 50/s, batch 1)"
+    assert of_the_model(["CUDA, batching off", *on[1:]], ceilings) == "-"

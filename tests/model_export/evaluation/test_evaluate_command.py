@@ -28,8 +28,9 @@ def test_evaluate_writes_its_tables_into_the_card_once(tmp_path: Path) -> None:
     digits = {totals(rows[kind])[0][1] for kind in BOX_KINDS}
     assert len(digits) == 1 and digits.pop() > 0  # every digit once per kind of box
     for scenes in ("plain", "cluttered"):
-        [(_, digits_found_of)] = totals(rows[scenes])
+        (_, digits_found_of), (on_digit, regions) = totals(rows[scenes])
         assert digits_found_of == 4  # one scene of 4 digits
+        assert 0 <= on_digit <= regions
 
 
 def totals(row: str) -> list[tuple[int, int]]:

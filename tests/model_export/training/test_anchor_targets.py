@@ -21,7 +21,7 @@ from model_export.training.anchor_targets import (
 )
 from model_export.training.command import train_only
 from model_export.training.heads import DELTAS, OBJECTNESS, trained_heads
-from model_export.training.losses import SMOOTH_L1_BETA, proposal_losses
+from model_export.training.losses import PROPOSAL_BOX_WEIGHT, proposal_losses
 
 LAYER = RegionProposals((16.0, 40.0), (0.5, 2.0), stride=8)
 
@@ -96,11 +96,11 @@ def test_the_proposal_loss_is_faster_rcnns() -> None:
     flat = logits.reshape(2, -1).astype(np.float64)
     positive, sampled = labels == POSITIVE, labels != IGNORED
     entropy = np.log1p(np.exp(-np.abs(flat))) + np.maximum(flat, 0) - flat * positive
-    error = np.abs(deltas.reshape(2, -1, 4) - targets)
-    smooth = np.where(error < SMOOTH_L1_BETA, 0.5 * error**2 / SMOOTH_L1_BETA, error - 0.5 / 9)
+    error = np.abs(deltas.reshape(2, -1, 4) - targets).sum(axis=-1)
     count = sampled.sum()
     assert float(objectness) == pytest.approx(entropy[sampled].sum() / count, rel=1e-5)
-    assert float(boxes) == pytest.approx(smooth.sum(axis=-1)[positive].sum() / count, rel=1e-5)
+    want = PROPOSAL_BOX_WEIGHT * error[positive].sum() / count
+    assert float(boxes) == pytest.approx(want, rel=1e-5)
 
 
 def test_training_the_proposal_head_alone_computes_only_its_raw_outputs() -> None:

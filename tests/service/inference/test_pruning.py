@@ -107,7 +107,8 @@ def test_each_batch_runs_on_the_smallest_session_for_its_heads() -> None:
     superpixels = ModelInput(image, np.zeros((0, 4), np.float32), grid)
     alone = [predictor.run([item])[0] for item in (boxes, nothing_found, superpixels)]
     mixed = predictor.run([boxes, superpixels])
-    assert runs == ["roi_scores", "roi_scores", "superpixel_scores", "roi_scores,superpixel_scores"]
+    whole = ",".join(o.name for o in predictor.workers[0].whole.get_outputs())
+    assert runs == ["roi_scores", "roi_scores", "superpixel_scores", whole]
     np.testing.assert_array_equal(mixed[0].rois, alone[0].rois)
     np.testing.assert_array_equal(mixed[1].superpixels, alone[2].superpixels)
     assert alone[1].rois.shape == (0, len(predictor.info.classes))
@@ -116,12 +117,14 @@ def test_each_batch_runs_on_the_smallest_session_for_its_heads() -> None:
 @pytest.mark.parametrize("head", ["rois", "superpixels"])
 def test_the_self_test_replays_the_samples_on_every_session(head: str) -> None:
     predictor = Predictor(SHIPPED_MODEL, CPU)
-    assert len(predictor.every_session()) == 3
+    assert len(predictor.every_session()) == 4  # the whole graph, and one per set of heads
     runs = spied(predictor)
-    assert replay_samples(predictor).endswith(", on 3 sessions, tolerance 0.0001)")
+    assert replay_samples(predictor).endswith(", on 4 sessions, tolerance 0.0001)")
+    proposing = "proposal_objectness,proposal_scores,proposals"
     assert Counter(runs) == {
-        "roi_scores,superpixel_scores": 3,
+        f"{proposing},roi_scores,superpixel_scores": 3,
         "roi_scores": 3,
+        "roi_scores,proposals,proposal_objectness,proposal_scores": 3,
         "superpixel_scores": 3,
     }
     spied(predictor, drift={head: 1e-3})  # one pruned session alone goes wrong

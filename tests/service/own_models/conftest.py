@@ -33,7 +33,7 @@ EXPORT_FLAGS: dict[str, list[str]] = {
     "superpixel_mean": [],
     "fixed_page": [],
     "masked_conv_two_heads": [],
-    "two_stage_s8": [],
+    "two_stage_s8": ["--precision", "fp16"],  # its float16 file: test_float16_proposals.py
 }
 
 

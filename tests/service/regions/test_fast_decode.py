@@ -1,5 +1,6 @@
-"""OpenCV's fast path decodes exactly Pillow's pixels (the service's decode before it), for
-every format, mode and orientation, and leaves to Pillow what it cannot match."""
+"""The fast path (simplejpeg for JPEG, OpenCV for PNG) decodes exactly Pillow's pixels (the
+service's decode before it), for every format, mode and orientation, and leaves to Pillow
+what it cannot match."""
 
 import io
 from typing import Any
@@ -48,6 +49,8 @@ def oriented(orientation: int) -> bytes:
 FAST = {
     "jpeg rgb q90": encode(photo(), "JPEG", quality=90),
     "jpeg rgb 4:4:4": encode(photo(), "JPEG", quality=95, subsampling=0),
+    "jpeg rgb 4:2:2": encode(photo(), "JPEG", quality=75, subsampling=1),
+    "jpeg rgb 301x203 q60": encode(photo(301, 203), "JPEG", quality=60),
     "jpeg progressive": encode(photo(), "JPEG", quality=80, progressive=True),
     "jpeg grey": encode(photo(mode="L"), "JPEG", quality=90),
     **{f"jpeg orientation {o}": oriented(o) for o in range(1, 9)},

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 from fastapi.testclient import TestClient
 
-from service.regions.proposals import ranked
+from service.regions.proposals import ranked, selective_search
+from tests.service.conftest import fresh_scenes
 from tests.service.region_api.test_classify_regions import post_multipart
 
 EXAMPLE = Path(__file__).parents[3] / "models" / "example.png"
@@ -26,6 +27,15 @@ def test_ranking_keeps_every_scale_smallest_first() -> None:
     kept = ranked(boxes, 5)
     assert kept[:, 2].tolist() == [1, 26, 51, 75, 100]  # evenly spaced over the areas
     assert ranked(boxes, 200)[:, 2].tolist() == list(range(1, 101))  # all, when few
+
+
+def test_the_search_gives_the_same_boxes_in_the_same_order_every_time() -> None:
+    first, other = (scene.image for scene in fresh_scenes(2, seed=5, max_side=256))
+    boxes = selective_search(first, 192, 300, 8)
+    assert len(boxes) > 20
+    for _ in range(2):
+        selective_search(other, 192, 300, 8)  # moves OpenCV's rand() on
+        np.testing.assert_array_equal(selective_search(first, 192, 300, 8), boxes)
 
 
 def test_the_same_image_gives_the_same_regions_ten_times(client: TestClient) -> None:

@@ -85,6 +85,9 @@ def test_superpixel_masks_from_runs_equal_masks_of_the_enlarged_ids() -> None:
         if rng.random() < 0.3:  # scattered ids, some absent
             ids = rng.integers(0, 12, (height, width)).astype(np.int32)
         full_w, full_h = int(width + rng.integers(0, 50)), int(height + rng.integers(0, 50))
-        got, want = decoded(masks(ids, full_w, full_h)), reference_regions(ids, full_w, full_h)
+        got, want = (
+            decoded(list(masks(ids, full_w, full_h))),
+            reference_regions(ids, full_w, full_h),
+        )
         assert [box for box, _ in got] == [box for box, _ in want]
         assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want, strict=True))

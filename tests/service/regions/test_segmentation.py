@@ -1,11 +1,13 @@
-"""Superpixels mode's segmentation: SLIC at half the side, ids back at full size; the same
-image always gives the same ids, consecutive from 0, about `area` pixels each, following
-colour edges."""
+"""Superpixels mode's segmentation: SLIC at half the side with SLIC_ITERATIONS iterations, ids
+back at full size; the same image always gives the same ids, consecutive from 0, about `area`
+pixels each, following colour edges."""
 
+import cv2
 import numpy as np
 import pytest
+from skimage.segmentation import slic
 
-from service.regions.superpixels import SLIC_MIN_SIDE, slic_superpixels
+from service.regions.superpixels import SLIC_ITERATIONS, SLIC_MIN_SIDE, slic_superpixels
 from tests.service.conftest import fresh_scenes
 
 AREA, COMPACTNESS, LIMIT = 324, 10.0, 1024
@@ -20,6 +22,19 @@ def test_the_same_image_gives_the_same_ids(scene: np.ndarray) -> None:
     first = slic_superpixels(scene, AREA, COMPACTNESS, LIMIT)
     again = slic_superpixels(scene.copy(), AREA, COMPACTNESS, LIMIT)
     np.testing.assert_array_equal(first, again)
+
+
+def test_ids_are_scikit_image_slic_at_half_the_side_with_the_chosen_iterations(
+    scene: np.ndarray,
+) -> None:
+    even = scene[: scene.shape[0] // 2 * 2, : scene.shape[1] // 2 * 2]  # each id shown 2x2
+    height, width = even.shape[:2]
+    small = cv2.resize(even, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    count = round(height * width / AREA)
+    ids = slic(small, count, COMPACTNESS, SLIC_ITERATIONS, start_label=0)
+    want = ids.repeat(2, axis=0).repeat(2, axis=1)
+    np.testing.assert_array_equal(slic_superpixels(even, AREA, COMPACTNESS, LIMIT), want)
+    assert SLIC_ITERATIONS == 4  # bench/RESULTS.md: "Superpixels mode: segmentation candidates"
 
 
 def test_ids_are_consecutive_at_full_size_about_area_pixels_each(scene: np.ndarray) -> None:

@@ -50,7 +50,7 @@ def test_masks_are_pycocotools(small: tuple[int, int], full: tuple[int, int], id
     grid = np.random.default_rng(ids).integers(0, ids, small).astype(np.int32)
     grid[0, 0] = ids + 2  # ids ids..ids+1 have no pixel: empty masks, zero boxes
     height, width = full
-    assert masks(grid, width, height) == reference(grid, width, height)
+    assert list(masks(grid, width, height)) == reference(grid, width, height)
 
 
 def test_encode_all_matches_rle_to_string() -> None:
