@@ -136,7 +136,8 @@ class Runner:
         if mode == "boxes":
             box_regions(info, prepared.boxes, scores.rois, 3)
         elif mode == "proposals":
-            proposal_regions(info, *proposal_candidates(prepared, scores), 3, self.rule)
+            candidates = proposal_candidates(prepared, scores, self.rule.min_objectness)
+            proposal_regions(info, *candidates, 3, self.rule)
         else:
             masks = prepared.masks.take(prepared.seen)
             superpixel_regions(info, masks, scores.superpixels[prepared.seen], 3)

@@ -138,7 +138,7 @@ def served_proposals(model: ServedModel, image: np.ndarray) -> tuple[np.ndarray,
     proposals when it has a proposal head, else selective search's), and its regions."""
     prepared, scores = model.scores(image, "proposals")
     rule = proposal_filter(model.settings)
-    boxes, classes = proposal_candidates(prepared, scores)
+    boxes, classes = proposal_candidates(prepared, scores, rule.min_objectness)
     return boxes, proposal_regions(model.info, boxes, classes, 1, rule)
 
 

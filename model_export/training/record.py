@@ -121,8 +121,8 @@ def proposal_head_section(head: dict[str, Any] | None) -> str:
     anchors = len(head["anchor_sizes"]) * len(head["anchor_ratios"])
     return f"""
 ## Proposal head
-A region proposal network (Faster R-CNN) on the backbone's features: a 3x3 convolution, then
-for each of {anchors} anchors per feature cell (sizes
+A region proposal network (Faster R-CNN) on the backbone's features: 3x3 convolutions (their
+dilation rates: `--proposal-dilations`), then for each of {anchors} anchors per feature cell (sizes
 {", ".join(f"{s:g}" for s in head["anchor_sizes"])} px, height / width
 {", ".join(f"{r:g}" for r in head["anchor_ratios"])}) an objectness logit and box deltas;
 `RegionProposals` decodes them, keeps the best {head["pre_nms"]}, suppresses overlaps above IoU

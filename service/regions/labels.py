@@ -15,10 +15,11 @@ from service.settings import Settings
 class ProposalFilter:
     score_threshold: float
     nms_iou: float
+    min_objectness: float = 0.0  # a proposal head's proposals below it are not classified
 
 
 def proposal_filter(settings: Settings) -> ProposalFilter:
-    return ProposalFilter(settings.score_threshold, settings.nms_iou)
+    return ProposalFilter(settings.score_threshold, settings.nms_iou, settings.min_objectness)
 
 
 def regions(

@@ -79,7 +79,7 @@ class Pipeline:
         if mode == "boxes":
             return box_regions(self.info, prepared.boxes, scores.rois, top_k)
         if mode == "proposals":
-            boxes, classes = proposal_candidates(prepared, scores)
+            boxes, classes = proposal_candidates(prepared, scores, self.rule.min_objectness)
             return proposal_regions(self.info, boxes, classes, top_k, self.rule)
         masks = prepared.masks.take(prepared.seen)
         return superpixel_regions(self.info, masks, scores.superpixels[prepared.seen], top_k)

@@ -85,12 +85,16 @@ def prepare(
     return Prepared(picture, item, np.zeros((0, 4)), masks, np.unique(grid))
 
 
-def proposal_candidates(prepared: Prepared, scores: Scores) -> tuple[np.ndarray, np.ndarray]:
+def proposal_candidates(
+    prepared: Prepared, scores: Scores, min_objectness: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Proposals mode's boxes (image pixels) and their class scores, before the proposal
-    filter: the model's own proposals when it has a proposal head, else the classical ones."""
+    filter: the model's own proposals of objectness at least `min_objectness` when it has a
+    proposal head, else the classical ones."""
     if scores.proposals is None:
         return prepared.boxes, scores.rois
     picture = prepared.picture
-    rois = scores.proposals.rois
+    sure = scores.proposals.objectness >= min_objectness
+    rois = scores.proposals.rois[sure]
     boxes = box_tools.from_rois(rois, picture.scale, picture.width, picture.height)
-    return boxes, scores.proposals.scores
+    return boxes, scores.proposals.scores[sure]

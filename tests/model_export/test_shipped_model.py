@@ -60,6 +60,13 @@ def test_graph_is_standard_and_carries_the_contract(path: Path, lowering: str) -
         "image_preprocessing": "{}",
         "pad_value": str(PAD_VALUE),
         "max_image_side": str(MAX_IMAGE_SIDE),
+        "proposal_head": json.dumps(
+            {
+                "proposals": "proposals",
+                "objectness": "proposal_objectness",
+                "scores": "proposal_scores",
+            }
+        ),
         "superpixel_area": str(SUPERPIXEL_AREA),
         "superpixel_compactness": str(COMPACTNESS),
         "roi_lowering": lowering,

@@ -61,7 +61,7 @@ def test_the_decomposed_file_replays_the_samples_of_its_export() -> None:
     [
         (lambda a: a.pop("sample1/input/rois"), "sample 1 has inputs ['image', 'superpixels']"),
         (lambda a: a.update({"sample0/output/boxes": a["sample0/output/roi_scores"]}),
-         "sample 0 has outputs ['boxes', 'roi_scores', 'superpixel_scores']"),
+         "sample 0 has outputs ['boxes', 'proposal_objectness', 'proposal_scores', 'proposals'"),
         (lambda a: a.update({"extra": np.zeros(1)}), "key 'extra' is not sample{k}/input|"),
     ],
     ids=["input-missing", "unknown-output", "stray-key"],

@@ -81,7 +81,7 @@ def test_proposals_mode_answers_the_heads_proposals_with_keras_scores_repeatably
     best = want["proposal_scores"][:, 1:].max(axis=1)
     order = [i for i in np.argsort(-best, kind="stable") if objects[i]]
     boxes = want["proposals"][order, 1:] + [0, 0, 1, 1]  # inclusive ends -> the answer's
-    with serving(model.onnx, score_threshold=0.0, nms_iou=1.0) as client:
+    with serving(model.onnx, score_threshold=0.0, nms_iou=1.0, min_objectness=0.0) as client:
         described = client.get("/v1/model").json()
         assert "proposals" in described["input"]["modes"]
         assert described["model_inputs"]["proposal_head"] == {
@@ -97,6 +97,21 @@ def test_proposals_mode_answers_the_heads_proposals_with_keras_scores_repeatably
         got = scores_by_label(region)
         row = want["proposal_scores"][i]
         np.testing.assert_allclose([got[c] for c in CLASSES], row, rtol=0, atol=1e-4)
+
+
+def test_proposals_below_the_min_objectness_are_not_answered(export_zoo: ExportZoo) -> None:
+    model = export_zoo(NAME)
+    image = pixels_of(3, 64, 80)
+    want = keras_proposals(model, image[None])
+    cut = float(np.median(want["objectness"]))
+    objects = want["proposal_scores"].argmax(axis=1) != 0
+    sure = objects & (want["objectness"] >= cut)
+    with serving(model.onnx, score_threshold=0.0, nms_iou=1.0, min_objectness=cut) as client:
+        regions = post(client, image, mode="proposals")["regions"]
+    assert 0 < len(regions) == sure.sum() < objects.sum()
+    boxes = want["proposals"][sure, 1:] + [0, 0, 1, 1]  # inclusive ends -> the answer's
+    got = sorted(tuple(r["box"]) for r in regions)
+    np.testing.assert_allclose(got, sorted(map(tuple, boxes)), rtol=0, atol=5e-3 + 1e-4)
 
 
 def test_boxes_mode_runs_no_proposal_head_and_proposals_mode_runs_it(
