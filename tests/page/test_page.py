@@ -39,13 +39,17 @@ def drawn(picture: np.ndarray) -> np.ndarray:
 
 
 def outline(box: list[float], shape: tuple[int, ...]) -> np.ndarray:
-    """The pixels of a box's border, two pixels wide, clipped to the image."""
-    x1, y1, x2, y2 = (round(v) for v in box)
-    inside = np.zeros(shape[:2], bool)
-    inside[max(y1 - 1, 0) : y2 + 1, max(x1 - 1, 0) : x2 + 1] = True
-    inner = np.zeros(shape[:2], bool)
-    inner[y1 + 2 : y2 - 2, x1 + 2 : x2 - 2] = True
-    return inside & ~inner
+    """The pixels a box's border passes through, clipped to the image. The page strokes the
+    border centred on the box's edges, so whatever the line's width at the page's zoom (under
+    a pixel when the image is shown larger than it is) and whatever the fractions of the box,
+    the pixel holding each edge's coordinate is painted."""
+    height, width = shape[:2]
+    x1, x2 = (min(int(np.floor(v)), width - 1) for v in (box[0], box[2]))
+    y1, y2 = (min(int(np.floor(v)), height - 1) for v in (box[1], box[3]))
+    border = np.zeros(shape[:2], bool)
+    border[y1 : y2 + 1, [x1, x2]] = True
+    border[[y1, y2], x1 : x2 + 1] = True
+    return border
 
 
 @pytest.fixture
