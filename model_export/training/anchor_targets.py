@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model_export.layers import RegionProposals
+from model_export.proposal_reference import anchor_grid as reference_grid
 from model_export.training.boxes import box_iou
 
 POSITIVE_IOU = 0.7
@@ -31,12 +32,9 @@ class AnchorTargets:
 
 
 def anchor_grid(layer: RegionProposals, height: int, width: int) -> np.ndarray:
-    """(H * W * A, 4) float32 [cx, cy, w, h] in the (y, x, anchor) order the layer reads."""
-    ys, xs = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-    shifts = np.stack([xs, ys], axis=-1).reshape(-1, 1, 2).astype(np.float32) * layer.stride
-    grid = np.broadcast_to(layer.anchors, (height * width, *layer.anchors.shape)).copy()
-    grid[..., :2] += shifts
-    return grid.reshape(-1, 4)
+    """(H * W * A, 4) float32 [cx, cy, w, h] in the (y, x, anchor) order the layer reads: the
+    NumPy reference's anchors for the layer's settings (computed once per training run)."""
+    return reference_grid(layer.anchor_sizes, layer.anchor_ratios, layer.stride, height, width)
 
 
 def as_boxes(anchors: np.ndarray) -> np.ndarray:

@@ -86,7 +86,7 @@ def prepare(
 
 
 def proposal_candidates(
-    prepared: Prepared, scores: Scores, min_objectness: float = 0.0
+    prepared: Prepared, scores: Scores, min_objectness: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Proposals mode's boxes (image pixels) and their class scores, before the proposal
     filter: the model's own proposals of objectness at least `min_objectness` when it has a
