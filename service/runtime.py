@@ -10,7 +10,7 @@ from service.inference.batching import MicroBatcher
 from service.inference.memory_budget import MemoryBudget
 from service.inference.predictor import Predictor
 from service.inference.self_test import replay_samples, warm_up
-from service.inference.sessions import CUDA
+from service.inference.sessions import CUDA, WorkerSessions
 from service.metrics import Metrics
 from service.regions.pipeline import Pipeline
 from service.settings import Settings
@@ -35,13 +35,17 @@ class ModelRuntime:
     ) -> None:
         self.settings, self.predictor, self.metrics = settings, predictor, metrics
         self.info = predictor.info
-        self.batcher = MicroBatcher(
+        # Batches run at once, each on a worker's sessions (on CUDA, several on one set).
+        workers = predictor.workers
+        runs = settings.inference_workers or len(workers)
+        slots = [workers[n % len(workers)] for n in range(runs)]
+        self.batcher: MicroBatcher[WorkerSessions] = MicroBatcher(
             predictor.run,
+            slots,
             batch_size(settings, predictor.provider),
             settings.batch_delay_ms / 1e3,
             settings.queue_size,
             self._on_batch,
-            settings.inference_workers or len(predictor.workers),
         )
         self.memory = MemoryBudget.of(settings)  # one for every way in
         self.pipeline = Pipeline(
@@ -60,7 +64,6 @@ class ModelRuntime:
         ).set(1)
 
     def start(self) -> None:
-        self.batcher.start()
         self._warm_up_task = asyncio.get_running_loop().create_task(self._warm_up())
 
     def _on_batch(self, size: int, seconds: float) -> None:

@@ -1,170 +1,202 @@
-"""Micro-batching of concurrent requests in front of one predictor.
+"""Micro-batching of concurrent requests in front of one predictor, one thread hop each.
 
-Requests wait in a bounded queue. A worker takes the first waiting request, then any
-others that arrive within `delay_s` (up to `max_batch_size`), and runs them together in a
-thread of its own, so session.run never blocks the event loop. With `workers` > 1 that many
-batches run at once (onnxruntime sessions take concurrent runs), sharing the session's
-threads; with one, session.run never runs twice at once. With `delay_s = 0` a batch is
-whatever queued while the previous batch ran: no delay at low load, larger batches under load.
+A request hands the batcher a job, which runs in one of the batcher's threads: it decodes and
+prepares its image there, then passes the image to `run_one` and gets its scores back. So a
+request goes from the event loop to a thread and back once, batched or not.
 
-With batches of one there is nothing to combine, so a request can hand over a whole job
-instead of an image (`run_alone`): it decodes, prepares and runs in the inference thread,
-one thread hop instead of two. Jobs go straight to the inference threads' own queue, with
-the same limits: at most `queue_size` waiting, and a deadline, past which a job that has
-not started never will.
+Images run on `workers` run slots (each a set of the predictor's sessions: batches run at
+once, never two on one slot). With `max_batch_size` 1 a thread takes a free slot and runs its
+image alone. Otherwise images join a line: the first thread to find nobody gathering becomes
+the gatherer; it waits for a free slot, then up to `delay_s` for more images (or a full
+batch), takes what is waiting and runs it; the other threads wait for their scores. With
+`delay_s = 0` a batch is whatever queued while the previous batch ran: no delay at low load,
+larger batches under load. The threads, `(workers + 1) * max_batch_size` of them, are enough
+for every slot's batch and the next batch's decoding.
 
-A deadline bounds the wait for inference to start, not the run (`service.inference.deadlines`): a
-batch drops expired or given-up requests before running, and no inference runs for nobody.
+Limits: at most `queue_size` requests wait (for a thread, or in the line), past which a new
+one is refused as Overloaded; and a deadline, which bounds the wait for inference to start,
+not the run (`service.inference.deadlines`): a job whose ticket was given up is not begun, or
+stops short of its run, and a batch is taken without them: no inference runs for nobody.
+
+Whole feeds (V2) bring their own batch (`run_job`): they take a slot for their whole job.
 """
 
 import asyncio
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from service.errors import Overloaded
 from service.inference.deadlines import Abandoned, Ticket, if_started, unless_given_up, within
 from service.inference.feed import ModelInput, Scores
 
-RunBatch = Callable[[list[ModelInput]], list[Scores]]
+S = TypeVar("S")  # a run slot: what a batch runs on (the predictor's sessions of one worker)
 T = TypeVar("T")
+RunOne = Callable[[ModelInput], Scores]
 
 
 @dataclass(eq=False)
-class _Pending:
+class _Waiting:
+    """An image in the line, until its batch has run."""
+
     item: ModelInput
     ticket: Ticket
-    future: asyncio.Future[Scores] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    scores: Scores | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+    def result(self) -> Scores:
+        if self.error is not None:
+            raise self.error
+        assert self.scores is not None
+        return self.scores
 
 
-class MicroBatcher:
+class MicroBatcher(Generic[S]):
     def __init__(
         self,
-        run_batch: RunBatch,
+        run_batch: Callable[[list[ModelInput], S], list[Scores]],
+        slots: Sequence[S],
         max_batch_size: int,
         delay_s: float,
         queue_size: int,
         on_batch: Callable[[int, float], None] = lambda size, seconds: None,
-        workers: int = 1,
     ) -> None:
         self._run_batch, self._max, self._delay = run_batch, max_batch_size, delay_s
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(queue_size)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
-        self._on_batch = on_batch
-        self._workers: list[asyncio.Task[None]] = []
-        self._worker_count = workers
-        self._jobs: set[Future[Any]] = set()  # submitted by run_job, not yet finished
+        self._queue_size, self._on_batch = queue_size, on_batch
+        self._free: queue.SimpleQueue[S] = queue.SimpleQueue()
+        for slot in slots:
+            self._free.put(slot)
+        self._threads = len(slots) if max_batch_size == 1 else (len(slots) + 1) * max_batch_size
+        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="inference")
+        self._jobs: set[Future[Any]] = set()  # submitted, not yet finished
+        self._line: deque[_Waiting] = deque()
+        self._gathering = False
+        lock = threading.Lock()
+        self._changed = threading.Condition(lock)  # a batch taken or run: waiters look again
+        self._arrived = threading.Condition(lock)  # an image joined the line: the gatherer
 
     @property
     def depth(self) -> int:
-        """Requests waiting for an inference thread."""
-        return self._queue.qsize() + max(0, len(self._jobs) - self._worker_count)
+        """Requests waiting: for a thread, or in the line for a batch."""
+        return max(0, len(self._jobs) - self._threads) + len(self._line)
 
     @property
     def max_batch_size(self) -> int:
         return self._max
 
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._workers = [loop.create_task(self._serve()) for _ in range(self._worker_count)]
-
     async def stop(self) -> None:
-        """Finish what is queued, then stop the workers."""
-        await self._queue.join()
+        """Finish every job submitted, then stop the threads."""
         jobs = list(self._jobs)  # one step under the GIL: threads discard finished jobs
         await asyncio.gather(*map(asyncio.wrap_future, jobs), return_exceptions=True)
-        for worker in self._workers:
-            worker.cancel()
         self._executor.shutdown(wait=True)
 
-    async def submit(self, item: ModelInput, timeout_s: float) -> Scores:
-        """The scores of `item`, run in a batch with whatever else is waiting."""
-        pending = _Pending(item, Ticket(timeout_s))
-        try:
-            self._queue.put_nowait(pending)
-        except asyncio.QueueFull:
-            raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)") from None
-        result: Scores = await within(pending.future, pending.ticket)
-        return result
-
-    async def run_alone(self, job: Callable[[RunBatch], T], timeout_s: float) -> T:
-        """What `job` returns, run alone in an inference thread (batches of one only)."""
-        if self._max != 1:
-            raise RuntimeError("jobs run alone: the batch size must be 1")
+    async def run(self, job: Callable[[RunOne], T], timeout_s: float) -> T:
+        """What `job` returns, run in a batcher thread; it calls its argument once with its
+        image to get the image's scores, run in a batch with whatever else is waiting."""
         ticket = Ticket(timeout_s)
-        whole = partial(job, partial(self._run_if_started, ticket))
+        whole = partial(job, partial(self._run_one, ticket))
         return await self._run_in_thread(partial(unless_given_up, ticket, whole), ticket)
 
-    async def run_job(self, job: Callable[[], T], timeout_s: float) -> T:
-        """What `job` returns, run in an inference thread at any batch size, under the same
-        queue limit and deadline: work that brings its own whole batch (a V2 feed)."""
+    async def submit(self, item: ModelInput, timeout_s: float) -> Scores:
+        """The scores of an image already prepared."""
+        return await self.run(lambda run_one: run_one(item), timeout_s)
+
+    async def run_job(self, job: Callable[[S], T], timeout_s: float) -> T:
+        """What `job` returns, given a run slot for all of its work: work that brings its own
+        whole batch (a V2 feed), under the same queue limit and deadline."""
         ticket = Ticket(timeout_s)
-        return await self._run_in_thread(partial(if_started, ticket, job), ticket)
+        return await self._run_in_thread(partial(self._run_on_slot, ticket, job), ticket)
 
     async def _run_in_thread(self, job: Callable[[], T], ticket: Ticket) -> T:
-        if self.depth >= self._queue.maxsize:
-            raise Overloaded(f"the queue is full ({self._queue.maxsize} requests)")
+        if self.depth >= self._queue_size:
+            raise Overloaded(f"the queue is full ({self._queue_size} requests)")
         submitted = self._executor.submit(job)
         self._jobs.add(submitted)
         submitted.add_done_callback(self._jobs.discard)
         result: T = await within(asyncio.wrap_future(submitted), ticket)
         return result
 
-    def _run_if_started(self, ticket: Ticket, items: list[ModelInput]) -> list[Scores]:
-        if not ticket.start():
-            raise Abandoned
-        return self._run_observed(items)
+    @contextmanager
+    def _slot(self) -> Iterator[S]:
+        slot = self._free.get()
+        try:
+            yield slot
+        finally:
+            self._free.put(slot)
 
-    async def _serve(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _run_on_slot(self, ticket: Ticket, job: Callable[[S], T]) -> T:
+        with self._slot() as slot:
+            return if_started(ticket, partial(job, slot))
+
+    def _run_one(self, ticket: Ticket, item: ModelInput) -> Scores:
+        """In a batcher thread: the image's scores, alone or in a batch."""
+        if self._max == 1:
+            with self._slot() as slot:
+                if not ticket.start():
+                    raise Abandoned
+                return self._run_observed([item], slot)[0]
+        waiting = _Waiting(item, ticket)
+        with self._changed:
+            self._line.append(waiting)
+            self._arrived.notify()
         while True:
-            batch = [await self._queue.get()]
-            await self._gather(batch)
-            live = [p for p in batch if p.ticket.start()]  # others expired or were given up
-            if live:
-                try:
-                    results = await loop.run_in_executor(self._executor, self._run, live)
-                except Exception as error:  # the predictor failed: its waiters learn it
-                    for p in live:
-                        _fail(p, error)
-                else:
-                    for p, result in zip(live, results, strict=True):
-                        if not p.future.done():
-                            p.future.set_result(result)
-            for _ in batch:
-                self._queue.task_done()
+            with self._changed:
+                while self._gathering and not waiting.done:
+                    self._changed.wait()
+                if waiting.done:
+                    return waiting.result()
+                self._gathering = True
+            self._gather_and_run()
 
-    def _run(self, batch: list[_Pending]) -> list[Scores]:
-        """In an inference thread: the batch's images in one run."""
-        return self._run_observed([p.item for p in batch])
-
-    def _run_observed(self, items: list[ModelInput]) -> list[Scores]:
-        start = time.perf_counter()
-        results = self._run_batch(items)
-        self._on_batch(len(items), time.perf_counter() - start)
-        return results
-
-    async def _gather(self, batch: list[_Pending]) -> None:
-        """Add requests to `batch` until it is full or the delay has passed."""
-        until = time.monotonic() + self._delay
-        while len(batch) < self._max:
-            if not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-                continue
-            left = until - time.monotonic()
-            if left <= 0:
+    def _gather_and_run(self) -> None:
+        """As the gatherer: a free slot, then the batch that waits, run on it."""
+        with self._slot() as slot:
+            with self._changed:
+                batch = self._take()
+                self._gathering = False
+                self._changed.notify_all()
+            if not batch:
                 return
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), left))
-            except TimeoutError:
-                return
+                outcomes: list[Scores] | Exception = self._run_observed(
+                    [w.item for w in batch], slot
+                )
+            except Exception as error:  # the predictor failed: its waiters learn it
+                outcomes = error
+            with self._changed:
+                for n, waiting in enumerate(batch):
+                    if isinstance(outcomes, Exception):
+                        waiting.error = outcomes
+                    else:
+                        waiting.scores = outcomes[n]
+                    waiting.done = True
+                self._changed.notify_all()
 
+    def _take(self) -> list[_Waiting]:
+        """Under the lock: up to a full batch from the line, after waiting up to the delay
+        for it to fill; images whose requests were given up are dropped, never run."""
+        until = time.monotonic() + self._delay
+        while len(self._line) < self._max and (left := until - time.monotonic()) > 0:
+            self._arrived.wait(left)
+        batch: list[_Waiting] = []
+        while self._line and len(batch) < self._max:
+            waiting = self._line.popleft()
+            if waiting.ticket.start():
+                batch.append(waiting)
+            else:
+                waiting.error, waiting.done = Abandoned(), True
+        return batch
 
-def _fail(pending: _Pending, error: BaseException) -> None:
-    if not pending.future.done():
-        pending.future.set_exception(error)
+    def _run_observed(self, items: list[ModelInput], slot: S) -> list[Scores]:
+        start = time.perf_counter()
+        results = self._run_batch(items, slot)
+        self._on_batch(len(items), time.perf_counter() - start)
+        return results

@@ -4,10 +4,9 @@ No HTTP in here: the protocols render the answer."""
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
-from service.inference.batching import MicroBatcher, RunBatch
+from service.inference.batching import MicroBatcher, RunOne
 from service.inference.feed import Scores
 from service.inference.memory_budget import MemoryBudget
 from service.inference.model_info import ModelInfo
@@ -28,7 +27,7 @@ class Pipeline:
     def __init__(
         self,
         info: ModelInfo,
-        batcher: MicroBatcher,
+        batcher: MicroBatcher[Any],
         settings: Settings,
         observe_regions: Callable[[int], None],
         memory: MemoryBudget | None = None,
@@ -50,13 +49,10 @@ class Pipeline:
         )
         async with self.memory.reserve(need) as waited_s:  # held until inference is done
             timeout_s = s.request_timeout_s - waited_s
-            if self.batcher.max_batch_size == 1:  # nothing to batch: one trip to a thread
-                prepared, scores = await self.batcher.run_alone(
-                    partial(self._prepare_and_run, request, mode), timeout_s
-                )
-            else:  # decode in parallel, then batch with other requests' images
-                prepared = await run_in_threadpool(prepare_request, self.info, s, request, mode)
-                scores = await self.batcher.submit(prepared.item, timeout_s)
+            # One trip to a batcher thread: decode, prepare, then the batched run.
+            prepared, scores = await self.batcher.run(
+                partial(self._prepare_and_run, request, mode), timeout_s
+            )
         inferred = time.perf_counter()
         picture = prepared.picture
         answer = RegionsAnswer(
@@ -85,10 +81,10 @@ class Pipeline:
         return superpixel_regions(self.info, masks, scores.superpixels[prepared.seen], top_k)
 
     def _prepare_and_run(
-        self, request: RegionRequest, mode: str, run: RunBatch
+        self, request: RegionRequest, mode: str, run_one: RunOne
     ) -> tuple[Prepared, Scores]:
         prepared = prepare_request(self.info, self.settings, request, mode)
-        return prepared, run([prepared.item])[0]
+        return prepared, run_one(prepared.item)
 
 
 def _ms(seconds: float) -> float:

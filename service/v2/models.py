@@ -9,6 +9,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from service.errors import BadRequest, ModelNotFound
+from service.inference.sessions import WorkerSessions
 from service.runtime import ModelRuntime
 from service.v2.body import InferBody
 from service.v2.feed_limits import FeedLimits
@@ -74,17 +75,19 @@ class OnnxModel:
         self.limits.check_shapes(request.inputs)
         return request
 
-    def answer(self, request: InferenceRequest, binary: memoryview) -> Encoded:
+    def answer(
+        self, request: InferenceRequest, binary: memoryview, worker: WorkerSessions
+    ) -> Encoded:
         feed = decode_inputs(request.inputs, binary, self.inputs)
         wanted = wanted_outputs(request, self.outputs)
         self.limits.check_values(feed, wanted)
         identity = {"model_name": self.name, "model_version": self.version}
-        return encode_response(identity, request, self.run(feed), wanted)
+        return encode_response(identity, request, self.run(feed, worker), wanted)
 
-    def run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, feed: dict[str, np.ndarray], worker: WorkerSessions) -> dict[str, np.ndarray]:
         start = time.perf_counter()
         try:
-            results = self.runtime.predictor.run_feed(feed)
+            results = self.runtime.predictor.run_feed(feed, worker.whole)
         except MODEL_REFUSALS as error:
             raise BadRequest(f"the model refused these inputs: {refusal_message(error)}") from None
         first = feed[self.inputs[0].name]
