@@ -11,7 +11,7 @@ import asyncio
 from starlette.concurrency import run_in_threadpool
 
 from service.errors import PayloadTooLarge, ServiceError
-from service.regions.answer import RegionsAnswer
+from service.regions.answer import RegionColumns, RegionsAnswer
 from service.regions.request import RegionRequest
 from service.runtime import ModelRuntime
 from service.v2.body import InferBody
@@ -37,7 +37,7 @@ class RegionsModel:
         request, wanted, asked = await run_in_threadpool(self.decode, body)
         answers = await self.classify_all(asked)
         identity = {"model_name": self.name, "model_version": self.version}
-        tensors = region_tensors([answer.regions for answer in answers], asked[0].top_k)
+        tensors = region_tensors([_columns(answer) for answer in answers], asked[0].top_k)
         return encode_response(identity, request, tensors, wanted)
 
     def decode(self, body: InferBody) -> tuple[InferenceRequest, list[Wanted], list[RegionRequest]]:
@@ -59,6 +59,13 @@ class RegionsModel:
             if isinstance(answer, BaseException):
                 raise _naming_image(answer, index, len(asked))
         return [answer for answer in answers if not isinstance(answer, BaseException)]
+
+
+def _columns(answer: RegionsAnswer) -> RegionColumns:
+    """The pipeline's answers hold their regions as columns."""
+    if not isinstance(answer.regions, RegionColumns):
+        raise TypeError(f"regions as columns expected, got {type(answer.regions).__name__}")
+    return answer.regions
 
 
 def _check_image_count(request: InferenceRequest, limit: int) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from service.errors import BadRequest, PayloadTooLarge
 from service.inference.model_inputs import ExtraInput
-from service.v2.regions_batch import region_requests
+from service.regions.answer import RegionColumns
+from service.v2.regions_batch import region_requests, region_tensors
 from service.v2.regions_signature import extra_tensors
 from service.v2.signature import TensorSpec
 
@@ -94,3 +95,26 @@ def test_a_batch_that_does_not_add_up_is_refused(
     with pytest.raises(error) as caught:
         region_requests(tensors, (), max_images=4)
     assert str(caught.value) == says
+
+
+def test_region_tensors_hold_every_image_s_regions_in_order_as_the_region_api_gives_them() -> None:
+    """Read from the answers' columns; the reference reads each region as the region API's
+    JSON does (`Region`), one image without regions between two with."""
+    rng = np.random.default_rng(3)
+    classes = ("cat", "dog", "eel")
+
+    def image(count: int) -> RegionColumns:
+        top = np.argsort(rng.random((count, 3)), axis=1)[:, :2]
+        scores = np.round(np.sort(rng.random((count, 2)), axis=1)[:, ::-1], 6)
+        boxes = np.round(rng.random((count, 4)) * 500, 2)
+        return RegionColumns(classes, boxes, top, scores)
+
+    per_image = [image(3), image(0), image(2)]
+    tensors = region_tensors(per_image, 2)
+    regions = [region for columns in per_image for region in columns]
+    assert tensors["labels"].tolist() == [[c.label for c in r.top_k] for r in regions]
+    expected_scores = np.array([[c.score for c in r.top_k] for r in regions], np.float32)
+    np.testing.assert_array_equal(tensors["scores"], expected_scores)
+    np.testing.assert_array_equal(tensors["boxes"], np.array([r.box for r in regions], np.float32))
+    assert tensors["region_counts"].tolist() == [3, 0, 2]
+    assert tensors["scores"].dtype == tensors["boxes"].dtype == np.float32
