@@ -22,6 +22,10 @@ RUN apt-get update \
 # Dependencies first, read from pyproject.toml's extras: a code edit does not reinstall them.
 FROM base AS build
 ARG VARIANT
+# pywuffs is published as source only: the build stage compiles it, the runtime has no compiler.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ python3-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml constraints.txt ./
 RUN --mount=type=secret,id=pip_conf --mount=type=secret,id=ca_bundle \

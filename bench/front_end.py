@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench import answer_building, jpeg_decoders, request_parts, tiny_model
+from bench import answer_building, image_decoders, request_parts, tiny_model
 from bench.load import Payload, Server, free_port, run_load
 from bench.report import table, write_section
 from bench.scenes import request_images
@@ -29,6 +29,7 @@ BEFORE = "a8f9f40"  # the commit before issue 29 (decode, answers, threads)
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 5
 REQUESTS = {"boxes": 200, "superpixels": 30}  # per case and round, one at a time
+BATCHING = 8  # the batch size of the batching rows (CUDA's default)
 
 
 def before_tree(commit: str, folder: Path) -> Path:
@@ -44,12 +45,17 @@ def before_tree(commit: str, folder: Path) -> Path:
     return folder
 
 
-def serve(code: Path, model: Path) -> Server:
-    """`python -m service` with `code` first on sys.path (its service/ package)."""
+def serve(code: Path, model: Path, batch: int) -> Server:
+    """`python -m service` with `code` first on sys.path (its service/ package), batching
+    up to `batch` images."""
     run = "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
     run += "runpy.run_module('service', run_name='__main__', alter_sys=True)"
     port = free_port()
-    env = {"REGIONSERVE_MODEL_PATH": str(model), "REGIONSERVE_PROCESSES": "1"}
+    env = {
+        "REGIONSERVE_MODEL_PATH": str(model),
+        "REGIONSERVE_PROCESSES": "1",
+        "REGIONSERVE_MAX_BATCH_SIZE": str(batch),
+    }
     command = [sys.executable, "-c", run, str(code), "--port", str(port)]
     return Server(command, env, port, "/readyz")
 
@@ -62,16 +68,18 @@ def scene() -> tuple[dict[str, bytes], list[list[float]]]:
     return {"PNG": png, "JPEG q90": jpeg.getvalue()}, boxes
 
 
-def payloads() -> dict[str, Payload]:
-    """The scene in boxes (32) and superpixels modes."""
+def payloads() -> dict[str, tuple[Payload, int]]:
+    """The scene in boxes (32) and superpixels modes, each with the batch size it is served
+    at: 1 (the CPU's default), and boxes at 8 (CUDA's default: the batching path)."""
     images, boxes = scene()
     out = {}
     for name, data in images.items():
-        out[f"{name}, boxes (32)"] = Payload.multipart(
-            {"image": ("x", data)}, {"boxes": json.dumps(boxes)}
-        )
-        out[f"{name}, superpixels"] = Payload.multipart(
-            {"image": ("x", data)}, {"mode": "superpixels"}
+        with_boxes = Payload.multipart({"image": ("x", data)}, {"boxes": json.dumps(boxes)})
+        out[f"{name}, boxes (32)"] = (with_boxes, 1)
+        out[f"{name}, boxes (32), batching on (8)"] = (with_boxes, BATCHING)
+        out[f"{name}, superpixels"] = (
+            Payload.multipart({"image": ("x", data)}, {"mode": "superpixels"}),
+            1,
         )
     return out
 
@@ -102,26 +110,31 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="front_end_"))
     model = tiny_model.export(folder / "model")
     trees = {c: before_tree(c, folder / c) for c in befores}
-    servers = {c: serve(tree, model) for c, tree in trees.items()} | {"now": serve(ROOT, model)}
+    code = {c: tree for c, tree in trees.items()} | {"now": ROOT}
+    servers = {
+        (name, b): serve(tree, model, b) for name, tree in code.items() for b in (1, BATCHING)
+    }
     cases = payloads()
     samples: dict[tuple[str, str], list[float]] = {}
     try:
-        for server in servers.values():
-            for payload in cases.values():
-                run_load(server.base + "/classify-regions", [payload], 1, 10)  # warm
+        for (_, batch), server in servers.items():
+            for payload, served_at in cases.values():
+                if served_at == batch:
+                    run_load(server.base + "/classify-regions", [payload], 1, 10)  # warm
         for _ in range(ROUNDS):
-            for case, payload in cases.items():
+            for case, (payload, batch) in cases.items():
                 requests = REQUESTS["boxes" if "boxes" in case else "superpixels"]
-                for name, server in servers.items():
-                    samples.setdefault((case, name), []).append(cpu_ms(server, payload, requests))
+                for name in code:
+                    per_request = cpu_ms(servers[(name, batch)], payload, requests)
+                    samples.setdefault((case, name), []).append(per_request)
     finally:
         for server in servers.values():
             server.stop()
     rows = []
     for case in cases:
-        ms = {name: statistics.median(samples[(case, name)]) for name in servers}
+        ms = {name: statistics.median(samples[(case, name)]) for name in code}
         ratios = [f"{ms['now'] / ms[c]:.2f}x" for c in befores]
-        rows.append([case, *(f"{ms[name]:.2f}" for name in servers), *ratios])
+        rows.append([case, *(f"{ms[name]:.2f}" for name in code), *ratios])
     header = [
         "512x512 request",
         *(f"{c} ms CPU" for c in befores),
@@ -130,14 +143,14 @@ def main() -> None:
     ]
     note = (
         f"Server CPU per request (median of {ROUNDS} rounds of {REQUESTS['boxes']} boxes or "
-        f"{REQUESTS['superpixels']} superpixels requests, sequential, one process per tree, all "
-        f"up at once, alternating), model: bench/tiny_model.py (1x1 conv at stride 8, "
-        f"RoiPooling + Dense, SuperpixelPooling + Dense) through the CLI; before: "
+        f"{REQUESTS['superpixels']} superpixels requests, sequential, one process per tree and "
+        f"batch size, all up at once, alternating), model: bench/tiny_model.py (1x1 conv at "
+        f"stride 8, RoiPooling + Dense, SuperpixelPooling + Dense) through the CLI; before: "
         f"{', '.join(f'`git archive {c}`' for c in befores)}; now: this tree."
     )
     stages = answer_building.measure(trees)
     parts = request_parts.measure(model, *scene())
-    decoders = jpeg_decoders.measure(scene()[0]["PNG"])
+    decoders = image_decoders.measure(scene()[0]["PNG"])
     body = f"{note}\n\n{table(header, rows)}\n\n{parts}\n\n{stages}\n\n{decoders}\n"
     write_section("front-end", "The service's own CPU per request (front end)", body)
 

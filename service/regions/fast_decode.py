@@ -1,22 +1,24 @@
 """Faster decoders for the commonest files, straight into the (H, W, 3) RGB array: JPEG by
-simplejpeg, PNG by OpenCV (the fastest of Pillow, OpenCV and simplejpeg that give Pillow's
-pixels: bench/RESULTS.md, front end).
+simplejpeg, PNG by Wuffs (pywuffs; the fastest of Pillow, OpenCV, simplejpeg and Wuffs that
+give Pillow's pixels: bench/RESULTS.md, front end).
 
 Only files that Pillow would decode to the same pixels take this path: 8-bit RGB or grey
 JPEG and PNG, decoded at full size (a JPEG that Pillow would draft stays with Pillow), with no
 transparency, one frame, and complete (a JPEG ends with its EOI marker, a PNG with IEND: a
-truncated upload stays an error, from Pillow). All decode with libjpeg-turbo (islow DCT,
-fancy upsampling: simplejpeg's fastdct and fastupsample stay off), libpng and zlib. Anything
-else, or any failure here, returns None and Pillow decodes the file as before, with its own
-error messages.
+truncated upload stays an error, from Pillow). JPEG decodes with libjpeg-turbo (islow DCT,
+fancy upsampling: simplejpeg's fastdct and fastupsample stay off); PNG with Wuffs, memory-safe
+by construction, held to the longest side of the header Pillow read, and blind to colour
+metadata as Pillow is (gAMA, cHRM, iCCP and sRGB change no pixel). Anything else, or any
+failure here, returns None and Pillow decodes the file as before, with its own error messages.
 """
 
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 import simplejpeg
 from PIL import Image
+from pywuffs import ImageDecoderQuirks, ImageDecoderType, PixelFormat
+from pywuffs.aux import ImageDecoder, ImageDecoderConfig
 
 from service.regions.picture import shrink
 
@@ -25,8 +27,11 @@ PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 # libjpeg-turbo writes RGB or grey itself; simplejpeg never reads the EXIF orientation (it
 # is applied below, as Pillow's).
 JPEG_COLOURS = {"RGB": "RGB", "L": "GRAY"}
-# PNG: libpng's rows as stored (BGR for colour), then one swap: OpenCV's IMREAD_COLOR path
-# for PNG is 40 % slower than IMREAD_UNCHANGED here; it never turns (no EXIF read).
+# Wuffs writes RGB or grey itself and never turns (no EXIF read).
+PNG_PIXELS = {"RGB": PixelFormat.RGB, "L": PixelFormat.Y}
+# Wuffs' own default skips the chunk CRCs and zlib's Adler-32; both are checked here, so a
+# file with either wrong goes to Pillow: a bad Adler-32 is its error, a bad IDAT CRC it ignores.
+PNG_CHECKSUMS = {ImageDecoderQuirks.IGNORE_CHECKSUM: 0}
 PNG_TEXT = (b"tEXt", b"zTXt", b"iTXt")
 PNG_PILLOW = (b"eXIf", b"acTL")  # an orientation Pillow reads after the pixels; animation
 # EXIF orientation -> the array view Pillow's transpose gives (rows are y, columns x).
@@ -49,14 +54,15 @@ def fast_pixels(
     rawmode = _rawmode(data, image, size)
     if rawmode is None:
         return None
-    decoded = _decode(data, str(image.format), rawmode)
     width, height = image.size
+    if image.format == "PNG":
+        decoded = decode_png(data, rawmode, max(width, height))
+    else:
+        decoded = _decode_jpeg(data, rawmode)
     if decoded is None or decoded.shape != (
         (height, width, 3) if rawmode == "RGB" else (height, width)
     ):
         return None
-    if image.format == "PNG" and rawmode == "RGB":
-        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
     if image.size != size:  # reduced as Pillow reduces: in its own mode, then turned
         decoded = np.asarray(shrink(Image.fromarray(decoded, rawmode), size))
     turn = TURNS.get(orientation)
@@ -67,10 +73,23 @@ def fast_pixels(
     return np.ascontiguousarray(decoded)
 
 
-def _decode(data: bytes, kind: str, rawmode: str) -> np.ndarray | None:
-    """The stored pixels, (h, w, 3) RGB or (h, w) grey (BGR for a colour PNG), or None."""
-    if kind == "PNG":
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+def decode_png(data: bytes, rawmode: str, side: int) -> np.ndarray | None:
+    """A PNG's pixels by Wuffs, as stored: (h, w, 3) for `rawmode` RGB, (h, w) for L; None
+    where Wuffs refuses the file, finds it broken, or a side is over `side`."""
+    config = ImageDecoderConfig()
+    config.enabled_decoders = [ImageDecoderType.PNG]
+    config.pixel_format = PNG_PIXELS[rawmode]
+    config.quirks = PNG_CHECKSUMS
+    config.max_incl_dimension = side
+    decoded = ImageDecoder(config).decode(data)  # one per call: a decoder is not thread-safe
+    if decoded.error_message:  # partly decoded pixels come with a message too
+        return None
+    pixels: np.ndarray = decoded.pixbuf  # a copy each time it is read
+    return pixels if rawmode == "RGB" else pixels[:, :, 0]
+
+
+def _decode_jpeg(data: bytes, rawmode: str) -> np.ndarray | None:
+    """The stored pixels, (h, w, 3) RGB or (h, w) grey, or None."""
     try:
         decoded = simplejpeg.decode_jpeg(
             data, colorspace=JPEG_COLOURS[rawmode], fastdct=False, fastupsample=False
@@ -81,7 +100,7 @@ def _decode(data: bytes, kind: str, rawmode: str) -> np.ndarray | None:
 
 
 def _rawmode(data: bytes, image: Image.Image, size: tuple[int, int]) -> str | None:
-    """The mode OpenCV decodes this file to Pillow's pixels in (RGB or L), else None."""
+    """The mode this file decodes to Pillow's pixels in here (RGB or L), else None."""
     tile = getattr(image, "tile", [])  # how Pillow would decode it
     if len(tile) != 1 or "transparency" in image.info:
         return None

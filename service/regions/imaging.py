@@ -7,7 +7,7 @@ reduced right after decoding, in their own mode (wide greys first mapped to 8 bi
 strip), and the EXIF orientation is applied to the reduced image.
 
 Pixels: Pillow reads every header; the commonest files (8-bit RGB or grey JPEG and PNG that
-need no draft) decode through simplejpeg or OpenCV straight into the array (fast_decode.py),
+need no draft) decode through simplejpeg or Wuffs straight into the array (fast_decode.py),
 pixel for pixel what Pillow decodes, and faster (bench/RESULTS.md: front end).
 """
 

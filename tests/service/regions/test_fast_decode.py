@@ -1,4 +1,4 @@
-"""The fast path (simplejpeg for JPEG, OpenCV for PNG) decodes exactly Pillow's pixels (the
+"""The fast path (simplejpeg for JPEG, Wuffs for PNG) decodes exactly Pillow's pixels (the
 service's decode before it), for every format, mode and orientation, and leaves to Pillow
 what it cannot match."""
 
