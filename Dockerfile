@@ -27,14 +27,16 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends g++ python3-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml constraints.txt ./
+COPY pyproject.toml constraints.txt build-constraints.txt ./
 RUN --mount=type=secret,id=pip_conf --mount=type=secret,id=ca_bundle \
     export PIP_CONFIG_FILE=/run/secrets/pip_conf PIP_NO_CACHE_DIR=1 \
     && if [ -f /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
     && python3 -m venv /opt/venv \
     && python3 -c "import sys, tomllib; extras = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(extras['service'] + extras[sys.argv[1]]))" \
        "${VARIANT}" > requirements.txt \
-    && /opt/venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements.txt
+    && /opt/venv/bin/pip install --quiet --disable-pip-version-check pip==25.3 \
+    && /opt/venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt \
+       --build-constraint build-constraints.txt -r requirements.txt
 
 FROM base AS runtime
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/regionserve regionserve

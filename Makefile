@@ -12,19 +12,22 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip==25.3
 
 # One stamp per dependency set, rebuilt when pyproject.toml or the lock changes.
-$(VENV)/.serve: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[service,cpu]"
+$(VENV)/.serve: pyproject.toml constraints.txt build-constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt --build-constraint build-constraints.txt \
+		-e ".[service,cpu]"
 	touch $@
 
-$(VENV)/.all: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[service,cpu,export,dev]"
+$(VENV)/.all: pyproject.toml constraints.txt build-constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt --build-constraint build-constraints.txt \
+		-e ".[service,cpu,export,dev]"
 	touch $@ $(VENV)/.serve
 
 # The lock: every package of a fresh install of all the extras, at the versions pip chose.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade pip==25.3
-	.venv-lock/bin/pip install --quiet -e ".[service,cpu,export,dev]"
+	.venv-lock/bin/pip install --quiet --build-constraint build-constraints.txt \
+		-e ".[service,cpu,export,dev]"
 	{ sed -n '1,/^# pyproject.toml: make lock./p' constraints.txt; \
 	  .venv-lock/bin/pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt && rm -rf .venv-lock
