@@ -1,4 +1,5 @@
-"""multipart/form-data parsed from a body already in memory, by python-multipart's parser.
+"""multipart/form-data parsed from a body already in memory: split with `bytes.find` when it
+is in the plain form clients write (service/http/plain_multipart.py), else by python-multipart.
 
 Starlette's form parser spools every file part to a temporary file (on disk past 1 MB, its
 writes then in a thread pool) and copies it three times; here the body is whole and within
@@ -6,16 +7,35 @@ the byte limit already, so each part is one slice of it.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from service.errors import BadRequest
+from service.http.plain_multipart import PlainPart, split_plain
 
 # Parts and header lines per part a request may have: a few fields, an image, a few model
 # inputs. Past them parsing stops at once (100,000 tiny fields took seconds to parse).
 MAX_PARTS = 32
 MAX_PART_HEADERS = 8
+
+
+# Clients send the same few Content-Type and Content-Disposition values again and again.
+CACHED_HEADERS, CACHED_HEADER_LENGTH = 256, 256
+
+
+def header_options(value: str | bytes) -> dict[bytes, bytes]:
+    """A header's parameters (boundary, name, filename), read once per distinct short value
+    (the cache holds at most 64 KiB of them). Read only: the dict is shared."""
+    if len(value) > CACHED_HEADER_LENGTH:
+        return parse_options_header(value)[1]
+    return _cached_options(value)
+
+
+@lru_cache(maxsize=CACHED_HEADERS)
+def _cached_options(value: str | bytes) -> dict[bytes, bytes]:
+    return parse_options_header(value)[1]
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ class _Collector:
         self._data.append(data[start:end])
 
     def on_part_end(self) -> None:
-        _, options = parse_options_header(self._disposition)
+        options = header_options(self._disposition)
         if b"name" not in options:
             raise BadRequest("a multipart part has no name in its Content-Disposition")
         filename = options.get(b"filename")
@@ -73,9 +93,12 @@ class _Collector:
 
 def parse_form(body: bytes, content_type: str) -> dict[str, FormPart]:
     """The parts of a multipart/form-data body by name, each name once."""
-    boundary = parse_options_header(content_type)[1].get(b"boundary")
+    boundary = header_options(content_type).get(b"boundary")
     if not boundary:
         raise BadRequest("multipart/form-data without a boundary in its Content-Type")
+    plain = split_plain(body, boundary, MAX_PARTS)
+    if plain is not None:
+        return _collected(body, plain)
     collector = _Collector()
     try:
         parser = MultipartParser(
@@ -94,4 +117,19 @@ def parse_form(body: bytes, content_type: str) -> dict[str, FormPart]:
         raise BadRequest(f"malformed multipart body: {error}") from error
     if parser.state != MultipartState.END:
         raise BadRequest("multipart body ends before its closing boundary")
+    return collector.parts
+
+
+def _collected(body: bytes, parts: list[PlainPart]) -> dict[str, FormPart]:
+    """The parts through the collector's callbacks, in python-multipart's order (its limits
+    and refusals, the same)."""
+    collector = _Collector()
+    for part in parts:
+        collector.on_part_begin()
+        for name, value in part.headers:
+            collector.on_header_field(name, 0, len(name))
+            collector.on_header_value(value, 0, len(value))
+            collector.on_header_end()
+        collector.on_part_data(body, part.start, part.end)
+        collector.on_part_end()
     return collector.parts

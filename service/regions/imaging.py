@@ -121,22 +121,40 @@ def _stored_size(
 
 def decoding_bytes(image: Image.Image, full: tuple[int, int], size: tuple[int, int]) -> int:
     """Peak bytes decoding `image` takes: Pillow's image as it decodes (after any draft),
-    the copies conversion and reduction make, a progressive JPEG's coefficients and WebP's
-    own frame buffer (both at full size), and the working-size images."""
-    pixels = image.size[0] * image.size[1]
-    reducing = image.size != size
-    mode = image.mode
+    the copies conversion and reduction make, a progressive JPEG's coefficients, WebP's own
+    frame buffer and Wuffs' buffers for a PNG (all at full size), and the working-size images."""
+    progressive = "progressive" in image.info
+    return decoding_bytes_of(image.size, image.mode, image.format, progressive, full, size)
+
+
+def decoding_bytes_of(
+    decoded: tuple[int, int],
+    mode: str,
+    image_format: str | None,
+    progressive: bool,
+    full: tuple[int, int],
+    size: tuple[int, int],
+) -> int:
+    """`decoding_bytes` from the header's values: the decoded size (after any draft), mode,
+    format and whether a JPEG is progressive."""
+    pixels = decoded[0] * decoded[1]
+    reducing = decoded != size
     total = pixels * _bytes_per_pixel(mode)
     if mode in WIDE_GREYS:
-        total += pixels + STRIP_ROWS * image.size[0] * 16  # 8-bit copy; float64 strips
+        total += pixels + STRIP_ROWS * decoded[0] * 16  # 8-bit copy; float64 strips
     elif reducing and mode in ("P", "PA", "1"):
         total += pixels * 4  # converted to RGB(A) or L before resampling
     if reducing and (mode in ALPHA_MODES or mode == "P"):
         total += pixels * 4  # Pillow resamples alpha premultiplied, in a copy
-    if image.format in ("JPEG", "MPO") and "progressive" in image.info:
+    if image_format in ("JPEG", "MPO") and progressive:
         total += full[0] * full[1] * 3
-    if image.format == "WEBP":
+    if image_format == "WEBP":
         total += pixels * 4
+    if image_format == "PNG" and mode in ("RGB", "L"):
+        # Wuffs (fast_decode.py): its filtered rows, its pixels and the copy read out, a byte
+        # per channel each, where Pillow's storage was counted above.
+        channels = 3 if mode == "RGB" else 1
+        total += pixels * (3 * channels - _bytes_per_pixel(mode))
     return total + size[0] * size[1] * 10  # reduced image, RGB conversion, numpy array
 
 

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from service.errors import BadRequest
-from service.http.form_data import FormPart, parse_form
+from service.http import form_data
+from service.http.form_data import MAX_PARTS, FormPart, parse_form
+from service.http.plain_multipart import split_plain
 
 
 def encoded(files: dict, data: dict[str, str]) -> tuple[bytes, str]:
@@ -53,3 +55,88 @@ def test_a_part_without_a_name_is_a_bad_request() -> None:
     body = b'--b\r\nContent-Disposition: form-data; filename="x"\r\n\r\nabc\r\n--b--\r\n'
     with pytest.raises(BadRequest, match="no name"):
         parse_form(body, "multipart/form-data; boundary=b")
+
+
+def outcome(body: bytes, content_type: str) -> dict[str, FormPart] | str:
+    try:
+        return parse_form(body, content_type)
+    except BadRequest as error:
+        return f"BadRequest: {error.detail}"
+
+
+def plain_and_parsed(
+    body: bytes, content_type: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, FormPart] | str, dict[str, FormPart] | str]:
+    """What parse_form answers, and what python-multipart alone answers."""
+    fast = outcome(body, content_type)
+    with monkeypatch.context() as patch:
+        patch.setattr(form_data, "split_plain", lambda *args: None)
+        return fast, outcome(body, content_type)
+
+
+def handwritten(*parts: bytes, epilogue: bytes = b"\r\n") -> bytes:
+    return b"".join(b"--b\r\n" + p + b"\r\n" for p in parts)[:-2] + b"\r\n--b--" + epilogue
+
+
+FIELD = b'Content-Disposition: form-data; name="top_k"\r\n\r\n3'
+IMAGE = b'Content-Disposition: form-data; name="image"; filename="x.png"\r\n\r\n\x89PNG\r\n'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        handwritten(FIELD, IMAGE),
+        handwritten(FIELD, IMAGE, epilogue=b""),
+        handwritten(FIELD, IMAGE, epilogue=b"\r\nan epilogue"),
+        b"\r\n" + handwritten(FIELD),  # blank lines before the first boundary
+        handwritten(FIELD).replace(b"\r\n", b"\n"),  # LF alone
+        handwritten(b'content-disposition:    form-data; name="a"\r\n\r\n1'),
+        handwritten(b'Content-Disposition:\tform-data; name="a"\r\n\r\n1'),
+        handwritten(b'Content-Disposition: form-data; name="a"\r\nX-Pad: \r\n\r\n'),
+        handwritten(b"\r\nno headers"),
+        handwritten(b'Bad Name: x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1'),
+        handwritten(b'Content-Disposition: form-data; name="a"\rX: y\r\n\r\n1'),
+        handwritten(FIELD, FIELD),  # the same name twice
+        handwritten(b'Content-Disposition: form-data; filename="x"\r\n\r\n1'),
+        handwritten(b"X-A: 1\r\n" * 8 + b'Content-Disposition: form-data; name="a"\r\n\r\n'),
+        handwritten(b"X-A: 1\r\n" * 7 + b'Content-Disposition: form-data; name="a"\r\n\r\n'),
+        handwritten(b"X: " + b"y" * 5000 + b'\r\nContent-Disposition: form-data; name="a"\r\n\r\n'),
+        handwritten(*(FIELD.replace(b"top_k", b"f%d" % n) for n in range(33))),
+        handwritten(*(FIELD.replace(b"top_k", b"f%d" % n) for n in range(32))),
+        handwritten(FIELD, IMAGE).replace(b"\r\n--b\r\nContent", b"\r\n--b  \r\nContent"),
+        handwritten(FIELD, IMAGE).replace(b"\r\n--b\r\nContent", b"\r\n--bb\r\nContent"),
+        handwritten(FIELD).replace(b"--b--", b"--b-"),
+        handwritten(b'Content-Disposition: form-data; name="caf\xc3\xa9"\r\n\r\n'),
+    ],
+)
+def test_plain_splitting_answers_as_python_multipart(
+    body: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, parsed = plain_and_parsed(body, "multipart/form-data; boundary=b", monkeypatch)
+    assert fast == parsed
+
+
+def test_client_bodies_are_split_plainly_and_every_mutation_answers_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body, content_type = encoded(
+        {"image": ("scene.png", b"\x89PNG\r\n" * 40)}, {"boxes": "[[1, 2, 3, 4]]", "top_k": "3"}
+    )
+    boundary = content_type.split("boundary=")[1].encode()
+    assert split_plain(body, boundary, MAX_PARTS) is not None  # the fast path is the one taken
+    rng = np.random.default_rng(29)
+    structure = [i for i, byte in enumerate(body) if byte in b'\r\n-:; ="' or i < 40]
+    for _ in range(400):  # a byte of the framing replaced, dropped or doubled
+        at = int(rng.choice(structure))
+        change = rng.integers(3)
+        if change == 0:
+            mutated = body[:at] + bytes([rng.choice(list(b'\r\n- :;ab"'))]) + body[at + 1 :]
+        elif change == 1:
+            mutated = body[:at] + body[at + 1 :]
+        else:
+            mutated = body[: at + 1] + body[at:]
+        fast, parsed = plain_and_parsed(mutated, content_type, monkeypatch)
+        assert fast == parsed, mutated
+    for cut in range(0, len(body), 7):
+        fast, parsed = plain_and_parsed(body[:cut], content_type, monkeypatch)
+        assert fast == parsed, cut
