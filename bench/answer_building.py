@@ -2,9 +2,10 @@
 (masks, regions, the answer's JSON bytes), the functions as committed before
 (loaded from their files in the `git archive`) beside today's, on the same inputs."""
 
-import importlib.util
+import importlib
 import io
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -27,15 +28,19 @@ REPEATS, BLOCK = 200, 10
 CLASSES = 11
 
 
-def old(tree: Path, name: str) -> ModuleType:
-    """service/regions/<name>.py of the archived tree, as a module of its own."""
-    spec = importlib.util.spec_from_file_location(
-        f"before_{name}", tree / "service/regions" / f"{name}.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def old(tree: Path, *names: str) -> list[ModuleType]:
+    """service.regions.<name> of the archived tree for each name, imported together with the
+    archive's own `service` package (its decoders, helpers and classes, not today's); today's
+    modules are back afterwards."""
+    ours = {k: sys.modules.pop(k) for k in list(sys.modules) if k.partition(".")[0] == "service"}
+    sys.path.insert(0, str(tree))
+    try:
+        return [importlib.import_module(f"service.regions.{name}") for name in names]
+    finally:
+        sys.path.remove(str(tree))
+        for k in [k for k in sys.modules if k.partition(".")[0] == "service"]:
+            del sys.modules[k]
+        sys.modules.update(ours)
 
 
 def alternating_ms(fns: list[Callable[[], Any]]) -> list[float]:
@@ -64,13 +69,28 @@ def answer_of(regions: Sequence[Region], width: int, height: int) -> RegionsAnsw
     return RegionsAnswer(ModelId("m", "1"), ImageSize(width, height), "superpixels", regions, {})
 
 
+Writer = Callable[[Sequence[Region]], bytes]  # an answer's regions -> its body
+
+
 def before_answer(
-    masks: Callable[..., Any], regions: Callable[..., Any], ids: np.ndarray, scores: np.ndarray
+    masks: Callable[..., Any],
+    regions: Callable[..., Any],
+    write: Writer,
+    ids: np.ndarray,
+    scores: np.ndarray,
 ) -> Callable[[], bytes]:
-    """The answer's body as archived functions built it, from the ids: masks and regions as
-    lists of Python objects, their JSON document written by pydantic-core."""
+    """The answer's body as archived functions built it, from the ids."""
     height, width = ids.shape
-    return lambda: before_json(regions(model_info(), masks(ids, width, height), scores, 3))
+    return lambda: write(regions(model_info(), masks(ids, width, height), scores, 3))
+
+
+def writer(answer: ModuleType, module: ModuleType | None) -> Writer:
+    """How an archived tree writes an answer's body: its own answer_json where it has one,
+    else the JSON document of its Python objects, by pydantic-core."""
+    if module is None:
+        return before_json
+    head = (answer.ModelId("m", "1"), answer.ImageSize(1, 1), "superpixels")
+    return lambda regions: bytes(module.answer_json(answer.RegionsAnswer(*head, regions, {})))
 
 
 def before_json(regions: Sequence[Region]) -> bytes:
@@ -106,7 +126,7 @@ def decode_stages(trees: dict[str, Path]) -> list[Stage]:
     png, _ = request_images(1, 512, 32)[0]
     out = io.BytesIO()
     Image.open(io.BytesIO(png)).convert("RGB").save(out, format="JPEG", quality=90)
-    modules = [old(tree, "imaging") for tree in trees.values()] + [imaging]
+    modules = [old(tree, "imaging")[0] for tree in trees.values()] + [imaging]
     return [
         (name, [partial(m.decode_picture, data, 10**8, 1024, 2**30) for m in modules])
         for name, data in (("decode PNG 512x512", png), ("decode JPEG q90 512x512", out.getvalue()))
@@ -116,7 +136,14 @@ def decode_stages(trees: dict[str, Path]) -> list[Stage]:
 def answer_stages(trees: dict[str, Path]) -> list[Stage]:
     """A superpixels answer from the ids (and its masks alone, and all but its masks), and a
     boxes answer of 32 boxes, each checked byte for byte against the befores'."""
-    olds = [(old(tree, "labels"), old(tree, "superpixels")) for tree in trees.values()]
+    olds, writes = [], []
+    for tree in trees.values():
+        columns = (tree / "service/regions/answer_json.py").exists()
+        labelling, segmenting, answer, *written = old(
+            tree, "labels", "superpixels", "answer", *(["answer_json"] if columns else [])
+        )
+        olds.append((labelling, segmenting))
+        writes.append(writer(answer, written[0] if written else None))
     ids = superpixels.slic_superpixels(cluttered(), 324, 10.0, 1024)
     count, (height, width) = int(ids.max()) + 1, ids.shape
     rng = np.random.default_rng(1)
@@ -127,7 +154,10 @@ def answer_stages(trees: dict[str, Path]) -> list[Stage]:
     stages: list[Stage] = [
         (
             f"superpixels answer, {count} regions (masks, regions, JSON bytes)",
-            [before_answer(m.masks, r.superpixel_regions, ids, scores) for r, m in olds]
+            [
+                before_answer(m.masks, r.superpixel_regions, w, ids, scores)
+                for (r, m), w in zip(olds, writes, strict=True)
+            ]
             + [now_answer(ids, scores)],
         ),
         (
@@ -137,16 +167,16 @@ def answer_stages(trees: dict[str, Path]) -> list[Stage]:
         (
             "of which: regions and JSON bytes, from masks and scores",
             [
-                partial(lambda r, m: before_json(r.superpixel_regions(info, m, scores, 3)), r, m)
-                for (r, _), m in zip(olds, masks, strict=False)
+                partial(lambda r, m, w: w(r.superpixel_regions(info, m, scores, 3)), r, m, w)
+                for (r, _), m, w in zip(olds, masks, writes, strict=False)
             ]
             + [lambda: now_json(labels.superpixel_regions(info, masks[-1], scores, 3))],
         ),
         (
             "boxes answer, 32 regions (regions, JSON bytes)",
             [
-                partial(lambda r: before_json(r.box_regions(info, boxes, box_scores, 3)), r)
-                for r, _ in olds
+                partial(lambda r, w: w(r.box_regions(info, boxes, box_scores, 3)), r, w)
+                for (r, _), w in zip(olds, writes, strict=True)
             ]
             + [lambda: now_json(labels.box_regions(info, boxes, box_scores, 3))],
         ),

@@ -1,15 +1,16 @@
-"""The server's event loop: CPU of its main thread per request (HTTP, middleware, multipart,
-the memory estimate, the hop to a batcher thread and back, the answer), as committed at HEAD
-and in this working tree, in one run.
+"""The server's event loop: CPU of its main thread per request (HTTP, middleware, multipart, the
+memory estimate, the hop to a batcher thread and back, the answer), as committed before (HEAD,
+or `--before=COMMIT`) and in this working tree, in one run.
 
-`python -m bench event-loop`: both trees serve the tiny model (bench/tiny_model.py, through the
-CLI) from one process each (`python -m service`, batch size 1), up at once and measured in
-alternating rounds of sequential requests on one keep-alive connection, so a busy machine
-slows both alike. The event loop's thread is the one the GIL and every request share: what it
-spends per request caps a process's requests per second. Then the stages it runs for each
-request that this tree changed, each timed in its tree's own process
+`python -m bench event-loop [--before=COMMIT]`: both trees serve the tiny model
+(bench/tiny_model.py, through the CLI) from one process each (`python -m service`, batch size
+1), up at once and measured in alternating rounds of sequential requests on one keep-alive
+connection, so a busy machine slows both alike. The event loop's thread is the one the GIL and
+every request share: what it spends per request caps a process's requests per second. Then the
+stages it runs for each request that this tree changed, each timed in its tree's own process
 (bench/event_loop_stages.py)."""
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from bench import tiny_model
-from bench.front_end import ROOT, before_tree, payloads, scene, serve
+from bench.front_end import ROOT, before_tree, commits, payloads, scene, serve
 from bench.load import BlockingConnection, Server, _prepared_requests
 from bench.report import table, write_section
 
@@ -80,12 +81,12 @@ def server_rows(trees: dict[str, Path], model: Path) -> list[list[str]]:
         rows.append(
             [
                 case,
-                f"{main['HEAD']:.3f}",
+                f"{main['before']:.3f}",
                 f"{main['now']:.3f}",
-                f"{main['now'] / main['HEAD']:.2f}x",
-                f"{whole['HEAD']:.2f}",
+                f"{main['now'] / main['before']:.2f}x",
+                f"{whole['before']:.2f}",
                 f"{whole['now']:.2f}",
-                f"{whole['now'] / whole['HEAD']:.2f}x",
+                f"{whole['now'] / whole['before']:.2f}x",
             ]
         )
     return rows
@@ -119,36 +120,36 @@ def stage_rows(trees: dict[str, Path], folder: Path) -> list[list[str]]:
     rows = []
     for case, stages in medians["now"].items():
         for stage, now in stages.items():
-            before = medians["HEAD"][case][stage]
+            before = medians["before"][case][stage]
             rows.append([case, stage, f"{before:.1f}", f"{now:.1f}", f"{now / before:.2f}x"])
     return rows
 
 
-def measure() -> str:
+def measure(commit: str) -> str:
     folder = Path(tempfile.mkdtemp(prefix="event_loop_"))
     model = tiny_model.export(folder / "model")
-    trees = {"HEAD": before_tree("HEAD", folder / "HEAD"), "now": ROOT}
+    trees = {"before": before_tree(commit, folder / commit), "now": ROOT}
     server = table(
         [
             "512x512 request",
-            "HEAD main thread ms CPU",
+            f"{commit} main thread ms CPU",
             "now main thread ms CPU",
-            "now / HEAD",
-            "HEAD process ms CPU",
+            f"now / {commit}",
+            f"{commit} process ms CPU",
             "now process ms CPU",
-            "now / HEAD",
+            f"now / {commit}",
         ],
         server_rows(trees, model),
     )
     stages = table(
-        ["512x512 request", "event-loop stage", "HEAD us CPU", "now us CPU", "now / HEAD"],
+        ["512x512 request", "stage", f"{commit} us CPU", "now us CPU", f"now / {commit}"],
         stage_rows(trees, folder),
     )
     note = (
         f"Server CPU per request (median of {ROUNDS} rounds of {REQUESTS} sequential requests, "
         f"{HEALTHZ_REQUESTS} for {HEALTHZ}, one process per tree, batch size 1, alternating): the "
         "main thread (the event loop) and the whole process. Model: bench/tiny_model.py through "
-        "the CLI; HEAD: `git archive HEAD`; now: this tree."
+        f"the CLI; {commit}: `git archive {commit}`; now: this tree."
     )
     stage_note = (
         "The event loop's stages this tree changed, CPU per call in each tree's own process "
@@ -160,7 +161,10 @@ def measure() -> str:
 
 
 def main() -> None:
-    write_section("event-loop", "The server's event loop per request", measure())
+    parser = argparse.ArgumentParser(prog="python -m bench event-loop")
+    parser.add_argument("--before", default="HEAD", help="the commit to compare (default HEAD)")
+    commit = commits(["--before", parser.parse_known_args(sys.argv[1:])[0].before])[0]
+    write_section("event-loop", "The server's event loop per request", measure(commit))
 
 
 if __name__ == "__main__":
