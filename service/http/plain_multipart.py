@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from python_multipart.multipart import DEFAULT_MAX_HEADER_COUNT, TOKEN_CHARS
 
-# Past python-multipart's limits its parser answers (header lines of 4096 + 128 bytes).
+# A longer header line goes to python-multipart, whose own limit is a little higher: the
+# parser with the limit answers for every line near it.
 MAX_HEADER_LINE = 4096
 # RFC 2046: a boundary has at most 70 characters; longer ones go to python-multipart.
 MAX_BOUNDARY = 70
@@ -33,7 +34,7 @@ def split_plain(body: bytes, boundary: bytes, max_parts: int) -> list[PlainPart]
     delimiter = b"\r\n--" + boundary
     parts: list[PlainPart] = []
     position = len(opening)
-    while len(parts) <= max_parts:
+    while len(parts) < max_parts:
         head_end = body.find(b"\r\n\r\n", position)
         if head_end < 0:
             return None

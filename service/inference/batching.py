@@ -42,12 +42,17 @@ T = TypeVar("T")
 RunOne = Callable[[ModelInput], Scores]
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass(eq=False)
 class _Waiting:
     """An image in the line, until its batch has run."""
 
     item: ModelInput
     ticket: Ticket
+    taken: bool = False  # in a batch that is running: its thread only waits for the scores
     scores: Scores | None = None
     error: BaseException | None = None
     done: bool = False
@@ -77,6 +82,7 @@ class MicroBatcher(Generic[S]):
         self._threads = len(slots) if max_batch_size == 1 else (len(slots) + 1) * max_batch_size
         self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="inference")
         self._jobs: set[Future[Any]] = set()  # submitted, not yet finished
+        self._stopped = False
         self._line: deque[_Waiting] = deque()
         self._gathering = False
         lock = threading.Lock()
@@ -93,34 +99,47 @@ class MicroBatcher(Generic[S]):
         return self._max
 
     async def stop(self) -> None:
-        """Finish every job submitted, then stop the threads."""
+        """Finish every job submitted, then stop the threads; later jobs are refused."""
+        self._stopped = True
         jobs = list(self._jobs)  # one step under the GIL: threads discard finished jobs
         await asyncio.gather(*map(asyncio.wrap_future, jobs), return_exceptions=True)
-        self._executor.shutdown(wait=True)
+        await asyncio.to_thread(self._executor.shutdown, True)
 
-    async def run(self, job: Callable[[RunOne], T], timeout_s: float) -> T:
+    async def run(
+        self, job: Callable[[RunOne], T], timeout_s: float, on_done: Callable[[], None] = _nothing
+    ) -> T:
         """What `job` returns, run in a batcher thread; it calls its argument once with its
-        image to get the image's scores, run in a batch with whatever else is waiting."""
+        image to get the image's scores, run in a batch with whatever else is waiting.
+        `on_done()` is called on the event loop once the job has finished in its thread
+        (or at once if it never starts one), even when this call has returned early."""
         ticket = Ticket(timeout_s)
         whole = partial(job, partial(self._run_one, ticket))
-        return await self._run_in_thread(partial(unless_given_up, ticket, whole), ticket)
+        return await self._run_in_thread(partial(unless_given_up, ticket, whole), ticket, on_done)
 
     async def submit(self, item: ModelInput, timeout_s: float) -> Scores:
         """The scores of an image already prepared."""
         return await self.run(lambda run_one: run_one(item), timeout_s)
 
-    async def run_job(self, job: Callable[[S], T], timeout_s: float) -> T:
+    async def run_job(
+        self, job: Callable[[S], T], timeout_s: float, on_done: Callable[[], None] = _nothing
+    ) -> T:
         """What `job` returns, given a run slot for all of its work: work that brings its own
-        whole batch (a V2 feed), under the same queue limit and deadline."""
+        whole batch (a V2 feed), under the same queue limit and deadline; `on_done` as `run`'s."""
         ticket = Ticket(timeout_s)
-        return await self._run_in_thread(partial(self._run_on_slot, ticket, job), ticket)
+        return await self._run_in_thread(partial(self._run_on_slot, ticket, job), ticket, on_done)
 
-    async def _run_in_thread(self, job: Callable[[], T], ticket: Ticket) -> T:
-        if self.depth >= self._queue_size:
-            raise Overloaded(f"the queue is full ({self._queue_size} requests)")
+    async def _run_in_thread(
+        self, job: Callable[[], T], ticket: Ticket, on_done: Callable[[], None]
+    ) -> T:
+        if self._stopped or self.depth >= self._queue_size:
+            on_done()
+            full = f"the queue is full ({self._queue_size} requests)"
+            raise Overloaded("the server is stopping" if self._stopped else full)
+        loop = asyncio.get_running_loop()
         submitted = self._executor.submit(job)
         self._jobs.add(submitted)
         submitted.add_done_callback(self._jobs.discard)
+        submitted.add_done_callback(lambda _: loop.call_soon_threadsafe(on_done))
         result: T = await within(asyncio.wrap_future(submitted), ticket)
         return result
 
@@ -143,13 +162,15 @@ class MicroBatcher(Generic[S]):
                 if not ticket.start():
                     raise Abandoned
                 return self._run_observed([item], slot)[0]
+        if not ticket.wanted():  # given up while decoding: not worth a place in the line
+            raise Abandoned
         waiting = _Waiting(item, ticket)
         with self._changed:
             self._line.append(waiting)
             self._arrived.notify()
         while True:
             with self._changed:
-                while self._gathering and not waiting.done:
+                while not waiting.done and (self._gathering or waiting.taken):
                     self._changed.wait()
                 if waiting.done:
                     return waiting.result()
@@ -160,23 +181,31 @@ class MicroBatcher(Generic[S]):
         """As the gatherer: a free slot, then the batch that waits, run on it."""
         with self._slot() as slot:
             with self._changed:
-                batch = self._take()
-                self._gathering = False
-                self._changed.notify_all()
-            if not batch:
-                return
-            try:
-                outcomes: list[Scores] | Exception = self._run_observed(
-                    [w.item for w in batch], slot
-                )
-            except Exception as error:  # the predictor failed: its waiters learn it
-                outcomes = error
+                try:
+                    batch = self._take()
+                finally:  # the role is free again, whatever happened
+                    self._gathering = False
+                    self._changed.notify_all()
+            if batch:
+                self._run_waiting(batch, slot)
+
+    def _run_waiting(self, batch: list[_Waiting], slot: S) -> None:
+        """Runs a batch; each of its waiters gets its scores or the error, whatever happens."""
+        outcome: list[Scores] | BaseException = RuntimeError("the batch's run was interrupted")
+        try:
+            scores = self._run_observed([w.item for w in batch], slot)
+            if len(scores) != len(batch):
+                raise RuntimeError(f"{len(scores)} results for a batch of {len(batch)} images")
+            outcome = scores
+        except Exception as error:  # the predictor failed: its waiters learn it
+            outcome = error
+        finally:
             with self._changed:
                 for n, waiting in enumerate(batch):
-                    if isinstance(outcomes, Exception):
-                        waiting.error = outcomes
+                    if isinstance(outcome, BaseException):
+                        waiting.error = outcome
                     else:
-                        waiting.scores = outcomes[n]
+                        waiting.scores = outcome[n]
                     waiting.done = True
                 self._changed.notify_all()
 
@@ -190,6 +219,7 @@ class MicroBatcher(Generic[S]):
         while self._line and len(batch) < self._max:
             waiting = self._line.popleft()
             if waiting.ticket.start():
+                waiting.taken = True
                 batch.append(waiting)
             else:
                 waiting.error, waiting.done = Abandoned(), True

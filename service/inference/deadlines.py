@@ -3,8 +3,9 @@
 A deadline bounds the wait for inference to start, not the run. Each request holds a
 ticket, started once right before its run (its caller then waits for the result it paid
 for), unless the caller gave it up first: past its deadline, or cancelled because its client
-has gone. Work whose ticket is given up never runs: the queue and the executor skip it, and a
-job already decoding stops short of its run.
+has gone. Work whose ticket is given up never runs: a job not yet begun is skipped, an image
+in the batcher's line is left out of its batch, and a job already decoding stops short of
+its run.
 """
 
 import asyncio
@@ -70,8 +71,8 @@ def if_started(ticket: Ticket, job: Callable[[], T]) -> T:
 async def within(future: asyncio.Future[Any], ticket: Ticket) -> Any:
     """The future's result, or Overloaded if its run has not started by the deadline.
     Leaving early (that, or cancelled) abandons the ticket and cancels the future: work not
-    started never will be (the queue and the executor skip it; a started job stops short of
-    its run)."""
+    started never will be (a job not begun is skipped, an image in the line is left out, a
+    started job stops short of its run)."""
     late = f"inference did not start within {ticket.timeout_s:.3g} s"  # less any memory wait
     try:
         done, _ = await asyncio.wait((future,), timeout=ticket.seconds_left())

@@ -11,7 +11,7 @@ than the whole budget reserves all of it, so it runs alone rather than never.
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -34,8 +34,17 @@ class _Waiter:
     )
 
 
+@dataclass(eq=False)
+class Held:
+    """A reservation: `release()` gives it back (once; later calls do nothing)."""
+
+    waited_s: float  # spent waiting for it
+    release: Callable[[], None]
+
+
 class MemoryBudget:
-    """`async with budget.reserve(nbytes):` holds `nbytes` of `total_bytes` for its block."""
+    """`async with budget.reserve(nbytes):` holds `nbytes` of `total_bytes` for its block;
+    `await budget.hold(nbytes)` until its `release()`, on the event loop's thread."""
 
     def __init__(self, total_bytes: int, wait_s: float) -> None:
         self.total, self.wait_s = total_bytes, wait_s
@@ -50,15 +59,26 @@ class MemoryBudget:
     @asynccontextmanager
     async def reserve(self, nbytes: int) -> AsyncIterator[float]:
         """Yields the seconds spent waiting for the reservation."""
+        held = await self.hold(nbytes)
+        try:
+            yield held.waited_s
+        finally:
+            held.release()
+
+    async def hold(self, nbytes: int) -> Held:
+        """`nbytes` (at most the whole budget) held until released."""
         need = min(max(nbytes, 0), self.total)
         start = time.monotonic()
         if need:
             await self._acquire(need)
-        try:
-            yield time.monotonic() - start
-        finally:
-            if need:
+        held = [need > 0]
+
+        def release() -> None:
+            if held[0]:
+                held[0] = False
                 self._release(need)
+
+        return Held(time.monotonic() - start, release)
 
     async def _acquire(self, need: int) -> None:
         if not self._waiters and self.used + need <= self.total:

@@ -33,7 +33,9 @@ PNG_PIXELS = {"RGB": PixelFormat.RGB, "L": PixelFormat.Y}
 # file with either wrong goes to Pillow: a bad Adler-32 is its error, a bad IDAT CRC it ignores.
 PNG_CHECKSUMS = {ImageDecoderQuirks.IGNORE_CHECKSUM: 0}
 PNG_TEXT = (b"tEXt", b"zTXt", b"iTXt")
-PNG_PILLOW = (b"eXIf", b"acTL")  # an orientation Pillow reads after the pixels; animation
+# An orientation Pillow reads after the pixels; animation; a transparent colour after the
+# pixels (Pillow reads it when it ends decoding and whitens that colour; Wuffs ignores it).
+PNG_PILLOW = (b"eXIf", b"acTL", b"tRNS")
 # EXIF orientation -> the array view Pillow's transpose gives (rows are y, columns x).
 TURNS: dict[int, Callable[[np.ndarray], np.ndarray]] = {
     2: lambda a: a[:, ::-1],  # FLIP_LEFT_RIGHT

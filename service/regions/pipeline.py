@@ -47,12 +47,14 @@ class Pipeline:
         need = await reservation(
             request.image, s.max_image_pixels, self.info.bound, s.max_decode_mib * 2**20
         )
-        async with self.memory.reserve(need) as waited_s:  # held until inference is done
-            timeout_s = s.request_timeout_s - waited_s
-            # One trip to a batcher thread: decode, prepare, then the batched run.
-            prepared, scores = await self.batcher.run(
-                partial(self._prepare_and_run, request, mode), timeout_s
-            )
+        # Held until the batcher thread is done with the request, even past a deadline.
+        held = await self.memory.hold(need)
+        # One trip to a batcher thread: decode, prepare, then the batched run.
+        prepared, scores = await self.batcher.run(
+            partial(self._prepare_and_run, request, mode),
+            s.request_timeout_s - held.waited_s,
+            on_done=held.release,
+        )
         inferred = time.perf_counter()
         picture = prepared.picture
         answer = RegionsAnswer(

@@ -66,9 +66,10 @@ class OnnxModel:
         else:
             request = await run_in_threadpool(self.parse, body.header)
         need = declared_bytes(request.inputs, settings.max_json_values)
-        async with self.runtime.memory.reserve(need) as waited_s:
-            job = partial(self.answer, request, body.binary)
-            return await self.runtime.batcher.run_job(job, settings.request_timeout_s - waited_s)
+        held = await self.runtime.memory.hold(need)  # until the thread is done with it
+        job = partial(self.answer, request, body.binary)
+        timeout_s = settings.request_timeout_s - held.waited_s
+        return await self.runtime.batcher.run_job(job, timeout_s, on_done=held.release)
 
     def parse(self, header: bytes) -> InferenceRequest:
         request = parse_inference_request(header, self.runtime.settings.max_json_values)

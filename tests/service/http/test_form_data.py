@@ -83,35 +83,48 @@ IMAGE = b'Content-Disposition: form-data; name="image"; filename="x.png"\r\n\r\n
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "plain"),
     [
-        handwritten(FIELD, IMAGE),
-        handwritten(FIELD, IMAGE, epilogue=b""),
-        handwritten(FIELD, IMAGE, epilogue=b"\r\nan epilogue"),
-        b"\r\n" + handwritten(FIELD),  # blank lines before the first boundary
-        handwritten(FIELD).replace(b"\r\n", b"\n"),  # LF alone
-        handwritten(b'content-disposition:    form-data; name="a"\r\n\r\n1'),
-        handwritten(b'Content-Disposition:\tform-data; name="a"\r\n\r\n1'),
-        handwritten(b'Content-Disposition: form-data; name="a"\r\nX-Pad: \r\n\r\n'),
-        handwritten(b"\r\nno headers"),
-        handwritten(b'Bad Name: x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1'),
-        handwritten(b'Content-Disposition: form-data; name="a"\rX: y\r\n\r\n1'),
-        handwritten(FIELD, FIELD),  # the same name twice
-        handwritten(b'Content-Disposition: form-data; filename="x"\r\n\r\n1'),
-        handwritten(b"X-A: 1\r\n" * 8 + b'Content-Disposition: form-data; name="a"\r\n\r\n'),
-        handwritten(b"X-A: 1\r\n" * 7 + b'Content-Disposition: form-data; name="a"\r\n\r\n'),
-        handwritten(b"X: " + b"y" * 5000 + b'\r\nContent-Disposition: form-data; name="a"\r\n\r\n'),
-        handwritten(*(FIELD.replace(b"top_k", b"f%d" % n) for n in range(33))),
-        handwritten(*(FIELD.replace(b"top_k", b"f%d" % n) for n in range(32))),
-        handwritten(FIELD, IMAGE).replace(b"\r\n--b\r\nContent", b"\r\n--b  \r\nContent"),
-        handwritten(FIELD, IMAGE).replace(b"\r\n--b\r\nContent", b"\r\n--bb\r\nContent"),
-        handwritten(FIELD).replace(b"--b--", b"--b-"),
-        handwritten(b'Content-Disposition: form-data; name="caf\xc3\xa9"\r\n\r\n'),
+        (handwritten(FIELD, IMAGE), True),
+        (handwritten(FIELD, IMAGE, epilogue=b""), True),
+        (handwritten(FIELD, IMAGE, epilogue=b"\r\nan epilogue"), True),
+        (b"\r\n" + handwritten(FIELD), False),  # blank lines before the first boundary
+        (handwritten(FIELD).replace(b"\r\n", b"\n"), False),  # LF alone
+        (handwritten(b'content-disposition:    form-data; name="a"\r\n\r\n1'), True),
+        (handwritten(b'Content-Disposition:\tform-data; name="a"\r\n\r\n1'), True),
+        (handwritten(b'Content-Disposition: form-data; name="a"\r\nX-Pad: \r\n\r\n'), True),
+        (handwritten(b"\r\nno headers"), False),
+        (handwritten(b'Bad Name: x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1'), False),
+        (handwritten(b'Content-Disposition: form-data; name="a"\rX: y\r\n\r\n1'), False),
+        (handwritten(FIELD, FIELD), True),  # the same name twice
+        (handwritten(b'Content-Disposition: form-data; filename="x"\r\n\r\n1'), True),
+        (
+            handwritten(b"X-A: 1\r\n" * 8 + b'Content-Disposition: form-data; name="a"\r\n\r\n'),
+            False,
+        ),
+        (
+            handwritten(b"X-A: 1\r\n" * 7 + b'Content-Disposition: form-data; name="a"\r\n\r\n'),
+            True,
+        ),
+        (
+            handwritten(
+                b"X: " + b"y" * 5000 + b'\r\nContent-Disposition: form-data; name="a"\r\n\r\n'
+            ),
+            False,
+        ),
+        (handwritten(*(FIELD.replace(b"top_k", b"f%d" % n) for n in range(33))), False),
+        (handwritten(*(FIELD.replace(b"top_k", b"f%d" % n) for n in range(32))), True),
+        (handwritten(FIELD, IMAGE).replace(b"\r\n--b\r\nContent", b"\r\n--b  \r\nContent"), False),
+        (handwritten(FIELD, IMAGE).replace(b"\r\n--b\r\nContent", b"\r\n--bb\r\nContent"), False),
+        (handwritten(FIELD).replace(b"--b--", b"--b-"), False),
+        (handwritten(b'Content-Disposition: form-data; name="caf\xc3\xa9"\r\n\r\n'), True),
     ],
 )
 def test_plain_splitting_answers_as_python_multipart(
-    body: bytes, monkeypatch: pytest.MonkeyPatch
+    body: bytes, plain: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """`plain`: the body is in the plain form, so the fast path is the one that answers."""
+    assert (split_plain(body, b"b", MAX_PARTS) is not None) == plain
     fast, parsed = plain_and_parsed(body, "multipart/form-data; boundary=b", monkeypatch)
     assert fast == parsed
 

@@ -361,3 +361,100 @@ def test_whole_feeds_take_a_slot_for_their_job() -> None:
         return steps
 
     assert asyncio.run(scenario()) == [("start", "only"), ("end", "only")] * 3
+
+
+def test_a_request_whose_batch_has_run_returns_without_running_the_next_batch() -> None:
+    """A thread whose image is in a running batch waits for its scores only: it never
+    gathers the next batch, which would hold its own answer for a whole run."""
+
+    async def scenario() -> bool:
+        fake, second_answered, waited = FakePredictor(), threading.Event(), []
+
+        def run(batch: list[ModelInput], slot: object) -> list[Scores]:
+            if int(batch[0].pixels[0, 0, 0]) >= 4:  # the third batch: after B and C answered
+                waited.append(second_answered.wait(2))
+            return fake.run(batch, slot)
+
+        batcher = MicroBatcher(run, [0], max_batch_size=2, delay_s=0.0, queue_size=8)
+        fake.gate.clear()
+        first = asyncio.create_task(batcher.submit(item(1), 5))
+        await asyncio.sleep(0.05)  # A runs alone, held; B, C, D, E wait in the line
+        rest = [asyncio.create_task(batcher.submit(item(v), 5)) for v in (2, 3, 4, 5)]
+        await asyncio.sleep(0.05)
+        fake.gate.set()
+        await asyncio.gather(first, rest[0], rest[1])
+        second_answered.set()
+        await asyncio.gather(*rest)
+        await batcher.stop()
+        return waited == [True]
+
+    assert asyncio.run(scenario())
+
+
+class Halt(BaseException):
+    """Not an Exception: what a run might raise that no `except Exception` catches."""
+
+
+def test_every_request_of_a_batch_hears_of_an_interrupted_run() -> None:
+    async def scenario() -> list[str]:
+        def run(batch: list[ModelInput], slot: object) -> list[Scores]:
+            raise Halt("stop")
+
+        batcher = MicroBatcher(run, [0], max_batch_size=4, delay_s=0.2, queue_size=8)
+        requests = (batcher.submit(item(v), 5) for v in range(3))
+        outcomes = await asyncio.wait_for(asyncio.gather(*requests, return_exceptions=True), 5)
+        await batcher.stop()
+        return sorted(type(o).__name__ for o in outcomes)
+
+    assert asyncio.run(scenario()) == ["Halt", "RuntimeError", "RuntimeError"]
+
+
+def test_a_run_with_too_few_results_fails_its_batch() -> None:
+    async def scenario() -> list[str]:
+        batcher = MicroBatcher(lambda batch, slot: [], [0], 4, 0.2, queue_size=8)
+        requests = (batcher.submit(item(v), 5) for v in range(2))
+        outcomes = await asyncio.wait_for(asyncio.gather(*requests, return_exceptions=True), 5)
+        await batcher.stop()
+        return [str(o) for o in outcomes]
+
+    assert asyncio.run(scenario()) == ["0 results for a batch of 2 images"] * 2
+
+
+def test_jobs_after_stop_are_refused_as_overloaded() -> None:
+    async def scenario() -> None:
+        batcher = MicroBatcher(FakePredictor().run, [0], 4, 0.0, queue_size=8)
+        await batcher.submit(item(1), 5)
+        await batcher.stop()
+        with pytest.raises(Overloaded, match="stopping"):
+            await batcher.submit(item(2), 5)
+
+    asyncio.run(scenario())
+
+
+def test_on_done_waits_for_the_thread_even_when_the_caller_has_left() -> None:
+    """What a request holds (its memory reservation) is given back when its thread is done
+    with it, not when its caller stops waiting; a refused request gives it back at once."""
+
+    async def scenario() -> list[str]:
+        events: list[str] = []
+        decoding = threading.Event()
+        batcher = MicroBatcher(FakePredictor().run, [0], 1, 0.0, queue_size=1)
+
+        def job(run_one: RunOne) -> None:
+            decoding.wait(5)  # the caller's deadline passes meanwhile
+            events.append("job ended")
+
+        with pytest.raises(Overloaded, match="did not start"):
+            await batcher.run(job, 0.1, on_done=lambda: events.append("done"))
+        events.append("caller left")
+        waiting = asyncio.create_task(batcher.run(lambda run_one: None, 5))  # for the thread
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded, match="queue is full"):
+            await batcher.run(job, 5, on_done=lambda: events.append("refused, done"))
+        decoding.set()
+        await waiting
+        await batcher.stop()
+        await asyncio.sleep(0.01)  # the callback is scheduled on the loop
+        return events
+
+    assert asyncio.run(scenario()) == ["caller left", "refused, done", "job ended", "done"]

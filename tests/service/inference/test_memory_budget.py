@@ -140,3 +140,18 @@ def test_a_request_larger_than_the_budget_runs_alone() -> None:
         return used
 
     assert asyncio.run(scenario()) == [100, 0]
+
+
+def test_a_hold_is_given_back_once_whenever_it_is_released() -> None:
+    async def scenario() -> list[int]:
+        budget = MemoryBudget(100, 5)
+        held = await budget.hold(60)
+        used = [budget.used]
+        held.release()
+        held.release()  # a second release gives back nothing more
+        used.append(budget.used)
+        async with budget.reserve(100):
+            used.append(budget.used)
+        return used
+
+    assert asyncio.run(scenario()) == [60, 0, 100]

@@ -150,6 +150,9 @@ PILLOW_ONLY = {
     "unknown critical chunk": SMALL[:33] + chunk(b"ABCD", b"xx") + SMALL[33:],
     "two IHDR chunks (Pillow reads the last)": SMALL[:8] + FIRST_IHDR + SMALL[8:],
     "16-bit rgb": png_file(PIXELS.astype(np.uint16) * 257),
+    "a transparent colour after the pixels (Pillow whitens it)": SMALL[:-12]
+    + chunk(b"tRNS", struct.pack(">HHH", *PIXELS[0, 0].tolist()))
+    + SMALL[-12:],
 }
 # Broken files: Pillow's error, whichever path looks first.
 BROKEN = {

@@ -112,14 +112,14 @@ def test_a_changed_header_byte_reads_as_pillow_reads_it_or_goes_to_pillow() -> N
     assert compared > 100  # most changes land in table values, which both read alike
 
 
-def png(text: str | None = None) -> bytes:
+def png(text: str | None = None, **options: object) -> bytes:
     """A 600x600 noise PNG: past the inline size (256 KiB), with a text chunk if asked."""
     pixels = np.random.default_rng(1).integers(0, 256, (600, 600, 3), np.uint8)
     info = PngInfo()
     if text is not None:
         info.add_text("comment", text)
     out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG", pnginfo=info)
+    Image.fromarray(pixels).save(out, format="PNG", pnginfo=info, **options)
     return out.getvalue()
 
 
@@ -153,6 +153,7 @@ def test_large_files_reserve_as_estimated_in_a_thread_only_when_pillow_may_be_sl
 def test_small_png_headers() -> None:
     assert small_png_header(png())
     assert not small_png_header(png("a note"))  # Pillow reads (and may inflate) text first
+    assert not small_png_header(png(icc_profile=bytes(1000)))  # and inflates an ICC profile
     assert not small_png_header(png()[:40])  # cut before its first IDAT
     assert not small_png_header(jpeg())
 
